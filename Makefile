@@ -1,0 +1,171 @@
+# fleetd - one non-recursive Makefile.
+#   make            build fleetd (-Wall -Wextra -Werror)
+#   make deps       install the Debian packages the project needs
+#   make run        deps + build + start fleetd in the foreground
+#   make test       unit + integration + fuzz replay, plain and ASan+UBSan
+#   make bench      fleetd vs moto_server, same run
+#   make fuzz       libFuzzer on every target (FUZZ_SECONDS each)
+#   make format-check / lint
+
+CC       ?= cc
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      := -O1
+else
+BUILD    ?= build/release
+SANFLAGS :=
+OPT      := -O2
+endif
+
+PKGS     := libmicrohttpd jansson sqlite3 openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-missing-field-initializers
+CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -fPIC -pthread $(WARN) $(SANFLAGS) $(PKG_CFLAGS) \
+            -Iserver/core -I$(BUILD)/gen
+LDFLAGS  := -pthread $(SANFLAGS)
+LIBS     := $(PKG_LIBS) -lm
+
+CORE_SRC := $(wildcard server/core/*.c)
+HTTP_SRC := $(filter-out server/http/main.c,$(wildcard server/http/*.c))
+SCHEMA   := $(sort $(wildcard schema/*.sql))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+
+CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/schema_sql.o
+HTTP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HTTP_SRC))
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
+
+FLEETD   := $(BUILD)/fleetd
+CORE_LIB := $(BUILD)/libfleetcore.a
+HTTP_LIB := $(BUILD)/libfleethttp.a
+UNIT_BIN := $(BUILD)/check_unit
+REPLAY_BINS := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
+LOADGEN  := $(BUILD)/loadgen
+
+.PHONY: all deps run test test-plain test-asan unit itest fuzz-replay fuzz bench clean format format-check lint lint-layers
+
+all: $(FLEETD) $(UNIT_BIN) $(REPLAY_BINS) $(LOADGEN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/schema_sql.c: $(SCHEMA) schema/embed.sh
+	@mkdir -p $(dir $@)
+	sh schema/embed.sh $(SCHEMA) > $@
+
+$(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	$(CC) $(CFLAGS) -Iserver/core -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(HTTP_LIB): $(HTTP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FLEETD): $(BUILD)/server/http/main.o $(HTTP_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT_BIN): $(UNIT_OBJ) $(HTTP_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+
+$(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) -Iserver/http
+
+$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(HTTP_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/fuzz/%.o: CFLAGS += -Iserver/http
+
+$(LOADGEN): $(BUILD)/bench/loadgen.o $(HTTP_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench/%.o: CFLAGS += -Iserver/http
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- packages ---------------------------------------------------------------
+DEB_PKGS := build-essential pkg-config xxd libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev \
+            check mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev python3-paho-mqtt awscli \
+            libcbor-dev wrk clang
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "deps: all packages present"; fi
+
+run: deps
+	@$(MAKE) --no-print-directory $(FLEETD)
+	exec $(FLEETD) serve
+
+# ---- tests ------------------------------------------------------------------
+test: deps
+	@mkdir -p build
+	@rm -f build/test-results.txt
+	@$(MAKE) --no-print-directory test-plain
+	@$(MAKE) --no-print-directory test-asan
+	@sh tests/summary.sh build/test-results.txt
+
+test-plain:
+	@$(MAKE) --no-print-directory all
+	@sh tests/run_suites.sh $(BUILD) plain build/test-results.txt
+
+test-asan:
+	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@sh tests/run_suites.sh build/asan asan build/test-results.txt
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+itest: $(FLEETD)
+	FLEETD_BIN=$(FLEETD) python3 tests/integration/run.py
+
+fuzz-replay: $(REPLAY_BINS)
+	@for t in $(FUZZ_NAMES); do $(BUILD)/fuzz-replay/$$t tests/fuzz/corpus/$$t || exit 1; done
+
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build/fuzz
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
+	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleethttp.a
+	@for t in $(FUZZ_NAMES); do \
+	    clang $(filter-out -Werror,$(CFLAGS)) -Iserver/http -fsanitize=fuzzer,address,undefined \
+	      tests/fuzz/$$t.c $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetcore.a $(LIBS) -o $(FUZZ_BUILD)/$$t || exit 1; \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+bench: deps all
+	sh bench/run.sh $(BUILD)
+
+format:
+	clang-format -i server/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c
+
+format-check:
+	clang-format --dry-run --Werror server/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c
+
+lint-layers:
+	@! grep -l 'microhttpd.h\|mosquitto' server/core/*.[ch] ca/*.[ch] 2>/dev/null | grep . || (echo "core must not know HTTP/MQTT"; exit 1)
+	@! grep -l 'sqlite3.h' $$(ls server/*/*.[ch] | grep -v 'server/core/store') 2>/dev/null | grep . || (echo "sqlite3.h outside store"; exit 1)
+	@echo "lint-layers: ok"
+
+lint: lint-layers
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --suppress=missingIncludeSystem \
+	    -Iserver/core -Iserver/http server/core server/http
+
+clean:
+	rm -rf build

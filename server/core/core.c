@@ -1,0 +1,191 @@
+/*
+ * core.c - the libfleet context: opening a core over the store, the default
+ * clock, random source and log sink, ARN helpers, and the pool of cores a
+ * multi-threaded process draws from.
+ */
+#include "core.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static int64_t system_now_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void system_fill(void *ctx, void *buf, size_t len)
+{
+    (void)ctx;
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n <= 0)
+            abort(); /* no entropy means no safe ids or keys */
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void stderr_log(void *ctx, enum fl_log_level lvl, const char *line)
+{
+    (void)ctx;
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    fprintf(stderr, "fleetd %s: %s\n", names[lvl], line);
+}
+
+void core_config_defaults(struct fl_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->region, sizeof(cfg->region), "us-east-1");
+    snprintf(cfg->account_id, sizeof(cfg->account_id), "123456789012");
+    snprintf(cfg->endpoint_host, sizeof(cfg->endpoint_host), "localhost");
+    cfg->mqtt_port = 8883;
+}
+
+enum fl_code core_open(struct fl_core *c, const struct fl_config *cfg, const char *db_path,
+                       pthread_mutex_t *write_lock, struct fl_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->cfg = *cfg;
+    c->clock.now_ms = system_now_ms;
+    c->rng.fill = system_fill;
+    c->log.write = stderr_log;
+    c->log.min = FL_LOG_INFO;
+    return store_open(&c->st, db_path, write_lock, err);
+}
+
+void core_close(struct fl_core *c)
+{
+    store_close(c->st);
+    c->st = NULL;
+}
+
+int64_t core_now_ms(struct fl_core *c)
+{
+    return c->clock.now_ms(c->clock.ctx);
+}
+
+void core_random(struct fl_core *c, void *buf, size_t len)
+{
+    c->rng.fill(c->rng.ctx, buf, len);
+}
+
+void core_uuid(struct fl_core *c, char out[37])
+{
+    unsigned char b[16];
+    core_random(c, b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void core_arn(const struct fl_core *c, char *out, size_t outlen, const char *kind, const char *name)
+{
+    snprintf(out, outlen, "arn:aws:iot:%s:%s:%s/%s", c->cfg.region, c->cfg.account_id, kind, name);
+}
+
+const char *core_arn_name(const struct fl_core *c, const char *arn, const char *kind)
+{
+    char prefix[128];
+    int n = snprintf(prefix, sizeof(prefix), "arn:aws:iot:%s:%s:%s/", c->cfg.region, c->cfg.account_id,
+                     kind);
+    if (n <= 0 || (size_t)n >= sizeof(prefix) || strncmp(arn, prefix, (size_t)n) != 0)
+        return NULL;
+    return arn[n] ? arn + n : NULL;
+}
+
+void core_log(struct fl_core *c, enum fl_log_level lvl, const char *fmt, ...)
+{
+    if (lvl < c->log.min || c->log.write == NULL)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->log.write(c->log.ctx, lvl, line);
+}
+
+/* ---- pool ---------------------------------------------------------------- */
+
+struct core_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    pthread_mutex_t write_lock;
+    int n;
+    int nfree;
+    struct fl_core *cores;
+    struct fl_core **free_list;
+};
+
+enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg,
+                            const char *db_path, struct fl_err *err)
+{
+    struct core_pool *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    pthread_mutex_init(&p->write_lock, NULL);
+    p->cores = calloc((size_t)n, sizeof(*p->cores));
+    p->free_list = calloc((size_t)n, sizeof(*p->free_list));
+    if (p->cores == NULL || p->free_list == NULL) {
+        core_pool_close(p);
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        enum fl_code rc = core_open(&p->cores[i], cfg, db_path, &p->write_lock, err);
+        if (rc) {
+            core_pool_close(p);
+            return rc;
+        }
+        p->n++;
+        p->free_list[p->nfree++] = &p->cores[i];
+    }
+    *out = p;
+    return FL_OK;
+}
+
+struct fl_core *core_pool_acquire(struct core_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->nfree == 0)
+        pthread_cond_wait(&p->freed, &p->lock);
+    struct fl_core *c = p->free_list[--p->nfree];
+    pthread_mutex_unlock(&p->lock);
+    return c;
+}
+
+void core_pool_release(struct core_pool *p, struct fl_core *c)
+{
+    pthread_mutex_lock(&p->lock);
+    p->free_list[p->nfree++] = c;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void core_pool_close(struct core_pool *p)
+{
+    if (p == NULL)
+        return;
+    for (int i = 0; i < p->n; i++)
+        core_close(&p->cores[i]);
+    free(p->cores);
+    free(p->free_list);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->freed);
+    pthread_mutex_destroy(&p->write_lock);
+    free(p);
+}

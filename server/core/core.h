@@ -1,0 +1,89 @@
+/*
+ * core.h - struct fl_core, the context every libfleet call receives.
+ *
+ * A core is one database connection plus the configuration, clock, random
+ * source and log sink. It holds all state; libfleet has no mutable globals.
+ * A core is used by one thread at a time: the daemon keeps a pool of cores
+ * (core_pool_*), the broker plugin and the unit tests keep one each.
+ * Knows nothing of HTTP or MQTT.
+ */
+#ifndef FL_CORE_H
+#define FL_CORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct store;
+
+/* Settings that shape what libfleet answers (ARNs, endpoints, limits). */
+struct fl_config {
+    char region[32];        /* "us-east-1" */
+    char account_id[16];    /* 12 digits */
+    char endpoint_host[256]; /* host devices and SDKs are told to use */
+    int mqtt_port;          /* reserved for the broker (DescribeEndpoint) */
+};
+
+struct fl_clock {
+    int64_t (*now_ms)(void *ctx); /* wall clock, milliseconds since epoch */
+    void *ctx;
+};
+
+struct fl_rng {
+    void (*fill)(void *ctx, void *buf, size_t len); /* unpredictable bytes */
+    void *ctx;
+};
+
+enum fl_log_level { FL_LOG_DEBUG, FL_LOG_INFO, FL_LOG_WARN, FL_LOG_ERROR };
+
+struct fl_log {
+    void (*write)(void *ctx, enum fl_log_level lvl, const char *line);
+    void *ctx;
+    enum fl_log_level min;
+};
+
+struct fl_core {
+    struct fl_config cfg;
+    struct store *st;
+    struct fl_clock clock;
+    struct fl_rng rng;
+    struct fl_log log;
+};
+
+/* Opens the database at db_path (":memory:" for tests), applies the schema
+ * migrations, and fills c with defaults: system clock, OpenSSL-free
+ * /dev/urandom rng, stderr log. write_lock, when not NULL, serialises the
+ * write transactions of every core sharing it (one process, many threads).
+ * Returns FL_OK or an error with err filled. */
+enum fl_code core_open(struct fl_core *c, const struct fl_config *cfg, const char *db_path,
+                       pthread_mutex_t *write_lock, struct fl_err *err);
+void core_close(struct fl_core *c);
+
+/* Defaults for a config: us-east-1, 123456789012, localhost, 8883. */
+void core_config_defaults(struct fl_config *cfg);
+
+int64_t core_now_ms(struct fl_core *c);
+void core_random(struct fl_core *c, void *buf, size_t len);
+/* Writes a random RFC 4122 v4 UUID (36 chars + NUL) into out. */
+void core_uuid(struct fl_core *c, char out[37]);
+/* Writes "arn:aws:iot:REGION:ACCOUNT:KIND/NAME" into out. */
+void core_arn(const struct fl_core *c, char *out, size_t outlen, const char *kind, const char *name);
+/* Parses an ARN of this deployment: returns the NAME part of
+ * "arn:aws:iot:REGION:ACCOUNT:KIND/NAME" when KIND matches, else NULL. */
+const char *core_arn_name(const struct fl_core *c, const char *arn, const char *kind);
+
+void core_log(struct fl_core *c, enum fl_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A fixed set of cores over one database, for a multi-threaded process. */
+struct core_pool;
+enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg,
+                            const char *db_path, struct fl_err *err);
+/* Blocks until a core is free. Never returns NULL. */
+struct fl_core *core_pool_acquire(struct core_pool *p);
+void core_pool_release(struct core_pool *p, struct fl_core *c);
+void core_pool_close(struct core_pool *p);
+
+#endif

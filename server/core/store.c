@@ -1,0 +1,212 @@
+/*
+ * store.c - SQLite connection, PRAGMAs, numbered migrations, transactions
+ * and the per-connection prepared-statement cache.
+ *
+ * Two processes (fleetd and the broker plugin) share one database file, so
+ * write transactions are BEGIN IMMEDIATE (no lock upgrades, no deadlock) under
+ * a busy timeout, and within one process a mutex queues writers so that
+ * SQLite's sleeping busy handler is the exception, not the rule.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema_sql.h"
+
+#define STMT_CACHE 512 /* power of two; far more than the statements we have */
+#define BUSY_TIMEOUT_MS 10000
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct store {
+    sqlite3 *db;
+    pthread_mutex_t *write_lock;
+    int in_write;
+    int in_tx;
+    struct stmt_slot cache[STMT_CACHE];
+};
+
+enum fl_code store_fail(struct store *st, int rc, struct fl_err *err)
+{
+    int base = rc & 0xff;
+    if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
+        return fl_err_set(err, FL_UNAVAILABLE, "The database is busy; retry the request");
+    return fl_err_set(err, FL_INTERNAL, "Internal store error: %s",
+                      st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+}
+
+static enum fl_code exec(struct store *st, const char *sql, struct fl_err *err)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? FL_OK : store_fail(st, rc, err);
+}
+
+int store_schema_version(struct store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static enum fl_code migrate(struct store *st, struct fl_err *err)
+{
+    enum fl_code rc = store_begin(st, err);
+    if (rc)
+        return rc;
+    int have = store_schema_version(st);
+    for (int i = 0; i < schema_migrations_count && rc == FL_OK; i++) {
+        const struct schema_migration *m = &schema_migrations[i];
+        if (m->version <= have)
+            continue;
+        char *msg = NULL;
+        if (sqlite3_exec(st->db, m->sql, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = fl_err_set(err, FL_INTERNAL, "migration %s failed: %s", m->name, msg ? msg : "?");
+            sqlite3_free(msg);
+            break;
+        }
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+        rc = exec(st, pragma, err);
+    }
+    return store_end(st, rc, err);
+}
+
+enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *write_lock,
+                        struct fl_err *err)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    st->write_lock = write_lock;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        fl_err_set(err, FL_INTERNAL, "cannot open database %s: %s", path,
+                   st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        store_close(st);
+        return FL_INTERNAL;
+    }
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(st->db, 1);
+    enum fl_code e = exec(st, "PRAGMA journal_mode=WAL", err);
+    if (!e)
+        e = exec(st, "PRAGMA synchronous=NORMAL", err);
+    if (!e)
+        e = exec(st, "PRAGMA foreign_keys=ON", err);
+    if (!e)
+        e = exec(st, "PRAGMA temp_store=MEMORY", err);
+    if (!e)
+        e = migrate(st, err);
+    if (e) {
+        store_close(st);
+        return e;
+    }
+    *out = st;
+    return FL_OK;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (st->cache[i].stmt)
+            sqlite3_finalize(st->cache[i].stmt);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+enum fl_code store_begin(struct store *st, struct fl_err *err)
+{
+    if (st->write_lock)
+        pthread_mutex_lock(st->write_lock);
+    st->in_write = 1;
+    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        st->in_write = 0;
+        if (st->write_lock)
+            pthread_mutex_unlock(st->write_lock);
+        return store_fail(st, rc, err);
+    }
+    st->in_tx = 1;
+    return FL_OK;
+}
+
+enum fl_code store_begin_read(struct store *st, struct fl_err *err)
+{
+    int rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(st, rc, err);
+    st->in_tx = 1;
+    return FL_OK;
+}
+
+enum fl_code store_end(struct store *st, enum fl_code rc, struct fl_err *err)
+{
+    if (st->in_tx) {
+        if (rc == FL_OK) {
+            int r = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+            if (r != SQLITE_OK) {
+                rc = store_fail(st, r, err);
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            }
+        } else {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        st->in_tx = 0;
+    }
+    if (st->in_write) {
+        st->in_write = 0;
+        if (st->write_lock)
+            pthread_mutex_unlock(st->write_lock);
+    }
+    return rc;
+}
+
+sqlite3_stmt *store_stmt(struct store *st, const char *sql, struct fl_err *err)
+{
+    uintptr_t h = (uintptr_t)sql;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 32) & (STMT_CACHE - 1);
+    for (size_t n = 0; n < STMT_CACHE; n++, i = (i + 1) & (STMT_CACHE - 1)) {
+        if (st->cache[i].sql == sql)
+            return st->cache[i].stmt;
+        if (st->cache[i].sql == NULL) {
+            sqlite3_stmt *s = NULL;
+            int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+            if (rc != SQLITE_OK) {
+                fl_err_set(err, FL_INTERNAL, "prepare failed: %s", sqlite3_errmsg(st->db));
+                return NULL;
+            }
+            st->cache[i].sql = sql;
+            st->cache[i].stmt = s;
+            return s;
+        }
+    }
+    fl_err_set(err, FL_INTERNAL, "statement cache full");
+    return NULL;
+}
+
+void store_done(sqlite3_stmt *stmt)
+{
+    if (stmt) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+}
+
+int store_changes(struct store *st)
+{
+    return sqlite3_changes(st->db);
+}

@@ -1,0 +1,55 @@
+/*
+ * store.h - the SQLite store: connection, migrations, transactions and the
+ * prepared-statement cache. All SQL text lives in store.c and store_*.c;
+ * no other file includes sqlite3.h.
+ *
+ * Statements are prepared once per connection (store_stmt() caches them by
+ * the address of their static SQL string) and reused: bind, step, then
+ * store_done(). Core functions own the transaction boundary:
+ *   if (store_begin(st, err)) return err->code;
+ *   ... store_* calls ...
+ *   return store_end(st, rc, err);   commits on FL_OK, rolls back otherwise
+ */
+#ifndef FL_STORE_H
+#define FL_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct store;
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+/* Opens path, sets WAL, foreign keys and busy timeout, applies pending
+ * migrations from schema/ (embedded at build time) in one transaction. */
+enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *write_lock,
+                        struct fl_err *err);
+void store_close(struct store *st);
+
+/* Write transaction (BEGIN IMMEDIATE, after taking the process write lock). */
+enum fl_code store_begin(struct store *st, struct fl_err *err);
+/* Read transaction: a consistent snapshot across several statements. */
+enum fl_code store_begin_read(struct store *st, struct fl_err *err);
+/* Commits when rc == FL_OK (and returns the commit's result), otherwise rolls
+ * back and returns rc unchanged. Releases the write lock either way. */
+enum fl_code store_end(struct store *st, enum fl_code rc, struct fl_err *err);
+
+/* Returns the cached statement for sql (a string literal or other static
+ * storage: its address is the cache key), preparing it on first use.
+ * NULL on a prepare error, with err set to FL_INTERNAL. */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql, struct fl_err *err);
+/* Resets a statement and clears its bindings after use. */
+void store_done(sqlite3_stmt *stmt);
+
+/* Maps a failed sqlite3 result code to an fl_code and message: BUSY/LOCKED
+ * become FL_UNAVAILABLE (retryable), the rest FL_INTERNAL. */
+enum fl_code store_fail(struct store *st, int sqlite_rc, struct fl_err *err);
+
+/* Rows changed by the last statement on this connection. */
+int store_changes(struct store *st);
+
+/* Schema version after migrations (PRAGMA user_version). */
+int store_schema_version(struct store *st);
+
+#endif

@@ -1,0 +1,17 @@
+/* check_core.c - unit tests for core (stub: being written) */
+#include "suites.h"
+
+START_TEST(test_placeholder)
+{
+    ck_assert_int_eq(1, 1);
+}
+END_TEST
+
+Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("placeholder");
+    tcase_add_test(tc, test_placeholder);
+    suite_add_tcase(s, tc);
+    return s;
+}
