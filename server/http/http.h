@@ -61,6 +61,7 @@ struct http_resp {
     char *raw;               /* or a raw body (malloc'd, owned) */
     size_t raw_len;
     const char *content_type;
+    const char *error_type;  /* x-amzn-ErrorType, set with an error body */
     char allow[64];          /* Allow header for 405 */
 };
 

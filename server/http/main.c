@@ -1,5 +1,240 @@
-/* main.c - fleetd entry point (being written) */
-int main(void)
+/*
+ * main.c - the fleetd command: `serve` (the default) runs the REST API until
+ * SIGINT/SIGTERM; `keys create [--read-only] | list | revoke AKID` manage
+ * the access keys in the data directory's database.
+ *
+ * First start creates the data directory (0700), the database (0600) and an
+ * admin access key, and writes DATA_DIR/credentials (AWS shared-credentials
+ * format, profile "fleetd") and DATA_DIR/connection.json for CI pipelines.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core.h"
+#include "dispatch.h"
+#include "http_server.h"
+#include "keys.h"
+
+#define FLEETD_VERSION "0.1.0"
+
+static int usage(FILE *f)
 {
+    fprintf(f, "usage: fleetd [serve]\n"
+               "       fleetd keys create [--read-only]\n"
+               "       fleetd keys list\n"
+               "       fleetd keys revoke ACCESS_KEY_ID\n"
+               "       fleetd version\n"
+               "Settings: FLEETD_DATA_DIR (./var), FLEETD_HTTP_PORT (8080), FLEETD_HTTP_BIND (127.0.0.1),\n"
+               "FLEETD_REGION, FLEETD_ACCOUNT_ID, FLEETD_CONFIG; see docs/configuration.md.\n");
+    return f == stderr ? 2 : 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Writes text to path atomically (temp file + rename) with mode 0600. */
+static int write_file(const char *path, const char *text)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    chmod(tmp, 0600);
+    int ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
     return 0;
+}
+
+static int open_db(const struct daemon_config *cfg, char *db_path, size_t n)
+{
+    if (mkdir_p(cfg->data_dir, 0700) != 0) {
+        fprintf(stderr, "fleetd: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    snprintf(db_path, n, "%s/fleetd.db", cfg->data_dir);
+    return 0;
+}
+
+static int cmd_keys(const struct daemon_config *cfg, int argc, char **argv)
+{
+    char db[600];
+    struct fl_core c;
+    struct fl_err err;
+    if (argc < 1)
+        return usage(stderr);
+    if (open_db(cfg, db, sizeof(db)) || core_open(&c, &cfg->core, db, NULL, &err)) {
+        fprintf(stderr, "fleetd: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    if (strcmp(argv[0], "create") == 0) {
+        int ro = argc > 1 && strcmp(argv[1], "--read-only") == 0;
+        struct key_pair k;
+        if (argc > 1 && !ro) {
+            rc = usage(stderr);
+        } else if (keys_create(&c, ro, 0, &k, &err)) {
+            fprintf(stderr, "fleetd: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("{\"accessKeyId\": \"%s\", \"secretAccessKey\": \"%s\", \"readOnly\": %s}\n", k.access_key_id,
+                   k.secret, ro ? "true" : "false");
+        }
+    } else if (strcmp(argv[0], "list") == 0) {
+        json_t *arr = NULL;
+        if (keys_list(&c, &arr, &err)) {
+            fprintf(stderr, "fleetd: %s\n", err.msg);
+            rc = 1;
+        } else {
+            json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+            putchar('\n');
+            json_decref(arr);
+        }
+    } else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
+        if (keys_revoke(&c, argv[1], &err)) {
+            fprintf(stderr, "fleetd: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("revoked %s\n", argv[1]);
+        }
+    } else {
+        rc = usage(stderr);
+    }
+    core_close(&c);
+    return rc;
+}
+
+/* Makes the bootstrap key on first start and (re)writes the credentials and
+ * connection files, which always describe the running endpoint. */
+static int write_client_files(struct fl_core *c, const struct daemon_config *cfg, int port, int *created)
+{
+    struct key_pair k;
+    struct fl_err err;
+    *created = 0;
+    if (keys_bootstrap(c, &k, &err) == FL_NOT_FOUND) {
+        if (keys_create(c, 0, 1, &k, &err)) {
+            fprintf(stderr, "fleetd: %s\n", err.msg);
+            return -1;
+        }
+        *created = 1;
+    }
+    char path[600], abs_dir[512], buf[4096];
+    if (realpath(cfg->data_dir, abs_dir) == NULL)
+        snprintf(abs_dir, sizeof(abs_dir), "%s", cfg->data_dir);
+    snprintf(path, sizeof(path), "%s/credentials", abs_dir);
+    snprintf(buf, sizeof(buf), "[fleetd]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n",
+             k.access_key_id, k.secret, cfg->core.region);
+    if (write_file(path, buf) != 0)
+        return -1;
+    json_t *j = json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s}", "apiEndpoint", "http://", cfg->http_bind, "region",
+                          cfg->core.region, "accountId", cfg->core.account_id, "accessKeyId", k.access_key_id,
+                          "secretAccessKey", k.secret, "credentialsFile", path);
+    char ep[128];
+    snprintf(ep, sizeof(ep), "http://%s:%d", cfg->http_bind, port);
+    json_object_set_new(j, "apiEndpoint", json_string(ep));
+    char *s = json_dumps(j, JSON_INDENT(2));
+    json_decref(j);
+    char cpath[600];
+    snprintf(cpath, sizeof(cpath), "%s/connection.json", abs_dir);
+    int rc = s ? write_file(cpath, s) : -1;
+    free(s);
+    memset(k.secret, 0, sizeof(k.secret));
+    return rc;
+}
+
+static int cmd_serve(const struct daemon_config *cfg)
+{
+    char db[600];
+    struct fl_err err;
+    struct core_pool *pool = NULL;
+    if (open_db(cfg, db, sizeof(db)))
+        return 1;
+    umask(077);
+    if (core_pool_open(&pool, cfg->http_threads, &cfg->core, db, &err)) {
+        fprintf(stderr, "fleetd: %s\n", err.msg);
+        return 1;
+    }
+    /* Signals are taken synchronously by this thread; the server threads
+     * inherit the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct http_app app = {.pool = pool, .max_body = cfg->max_body, .log_requests = cfg->log_requests};
+    struct http_server *srv = http_server_start(&app, cfg->http_bind, cfg->http_port, cfg->http_threads, &err);
+    if (srv == NULL) {
+        fprintf(stderr, "fleetd: %s\n", err.msg);
+        core_pool_close(pool);
+        return 1;
+    }
+    int port = http_server_port(srv), created = 0;
+    struct fl_core *c = core_pool_acquire(pool);
+    int frc = write_client_files(c, cfg, port, &created);
+    core_pool_release(pool, c);
+    if (frc != 0) {
+        fprintf(stderr, "fleetd: cannot write client files in %s\n", cfg->data_dir);
+        http_server_stop(srv);
+        core_pool_close(pool);
+        return 1;
+    }
+    fprintf(stderr,
+            "fleetd %s listening on http://%s:%d (region %s, account %s)\n"
+            "  %s: %s/credentials (profile fleetd); details: %s/connection.json\n"
+            "  try:  AWS_SHARED_CREDENTIALS_FILE=%s/credentials AWS_PROFILE=fleetd "
+            "aws iot list-things --endpoint-url http://%s:%d --region %s\n",
+            FLEETD_VERSION, cfg->http_bind, port, cfg->core.region, cfg->core.account_id,
+            created ? "created admin access key" : "admin access key", cfg->data_dir, cfg->data_dir,
+            cfg->data_dir, cfg->http_bind, port, cfg->core.region);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "fleetd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    http_server_stop(srv);
+    core_pool_close(pool);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon_config cfg;
+    struct fl_err err;
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0))
+        return usage(stdout);
+    if (argc > 1 && strcmp(argv[1], "version") == 0) {
+        printf("fleetd %s\n", FLEETD_VERSION);
+        return 0;
+    }
+    if (config_load(&cfg, &err)) {
+        fprintf(stderr, "fleetd: %s\n", err.msg);
+        return 2;
+    }
+    if (argc == 1 || strcmp(argv[1], "serve") == 0)
+        return cmd_serve(&cfg);
+    if (strcmp(argv[1], "keys") == 0)
+        return cmd_keys(&cfg, argc - 2, argv + 2);
+    return usage(stderr);
 }

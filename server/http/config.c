@@ -1,0 +1,188 @@
+/*
+ * config.c - settings from defaults, a "key = value" file ('#' comments)
+ * and FLEETD_* environment variables, validated once at start.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static enum fl_code set_int(const char *key, const char *v, long min, long max, long *out, struct fl_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0' || x < min || x > max)
+        return fl_err_set(err, FL_INVALID_REQUEST, "config: %s must be an integer in %ld..%ld, got '%.64s'", key,
+                          min, max, v);
+    *out = x;
+    return FL_OK;
+}
+
+static enum fl_code set_str(const char *key, const char *v, char *dst, size_t n, struct fl_err *err)
+{
+    if (strlen(v) >= n)
+        return fl_err_set(err, FL_INVALID_REQUEST, "config: %s is too long", key);
+    memcpy(dst, v, strlen(v) + 1);
+    return FL_OK;
+}
+
+/* Applies one setting; keys are the file's names (env: FLEETD_ + upper). */
+static enum fl_code apply(struct daemon_config *cfg, const char *key, const char *v, struct fl_err *err)
+{
+    long x;
+    enum fl_code rc;
+    if (strcmp(key, "region") == 0) {
+        for (const char *p = v; *p; p++)
+            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+                return fl_err_set(err, FL_INVALID_REQUEST, "config: region must look like us-east-1");
+        if (*v == '\0')
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: region must not be empty");
+        return set_str(key, v, cfg->core.region, sizeof(cfg->core.region), err);
+    }
+    if (strcmp(key, "account_id") == 0) {
+        if (strlen(v) != 12 || strspn(v, "0123456789") != 12)
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: account_id must be 12 digits");
+        return set_str(key, v, cfg->core.account_id, sizeof(cfg->core.account_id), err);
+    }
+    if (strcmp(key, "endpoint_host") == 0)
+        return set_str(key, v, cfg->core.endpoint_host, sizeof(cfg->core.endpoint_host), err);
+    if (strcmp(key, "data_dir") == 0)
+        return set_str(key, v, cfg->data_dir, sizeof(cfg->data_dir), err);
+    if (strcmp(key, "http_bind") == 0)
+        return set_str(key, v, cfg->http_bind, sizeof(cfg->http_bind), err);
+    if (strcmp(key, "http_port") == 0) {
+        if ((rc = set_int(key, v, 0, 65535, &x, err)) == FL_OK)
+            cfg->http_port = (int)x;
+        return rc;
+    }
+    if (strcmp(key, "mqtt_port") == 0) {
+        if ((rc = set_int(key, v, 0, 65535, &x, err)) == FL_OK)
+            cfg->core.mqtt_port = (int)x;
+        return rc;
+    }
+    if (strcmp(key, "http_threads") == 0) {
+        if ((rc = set_int(key, v, 1, 64, &x, err)) == FL_OK)
+            cfg->http_threads = (int)x;
+        return rc;
+    }
+    if (strcmp(key, "max_body_bytes") == 0) {
+        if ((rc = set_int(key, v, 1024, 64L * 1024 * 1024, &x, err)) == FL_OK)
+            cfg->max_body = (size_t)x;
+        return rc;
+    }
+    if (strcmp(key, "log_requests") == 0) {
+        if ((rc = set_int(key, v, 0, 1, &x, err)) == FL_OK)
+            cfg->log_requests = (int)x;
+        return rc;
+    }
+    return fl_err_set(err, FL_INVALID_REQUEST, "config: unknown setting '%.64s'", key);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+enum fl_code config_parse(struct daemon_config *cfg, const char *text, size_t len, struct fl_err *err)
+{
+    int lineno = 0;
+    size_t i = 0;
+    char line[1024];
+    while (i < len) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        lineno++;
+        size_t n = j - i;
+        if (n >= sizeof(line))
+            return fl_err_set(err, FL_INVALID_REQUEST, "config line %d is too long", lineno);
+        memcpy(line, text + i, n);
+        line[n] = '\0';
+        i = j + 1;
+        if (memchr(line, '\0', n) != NULL)
+            return fl_err_set(err, FL_INVALID_REQUEST, "config line %d contains a NUL byte", lineno);
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(line);
+        if (*s == '\0')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL)
+            return fl_err_set(err, FL_INVALID_REQUEST, "config line %d: expected key = value", lineno);
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        enum fl_code rc = apply(cfg, k, v, err);
+        if (rc)
+            return rc;
+    }
+    return FL_OK;
+}
+
+static enum fl_code load_file(struct daemon_config *cfg, const char *path, int must_exist, struct fl_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (!must_exist)
+            return FL_OK;
+        return fl_err_set(err, FL_INVALID_REQUEST, "cannot read config file %s", path);
+    }
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    int big = !feof(f);
+    fclose(f);
+    if (big)
+        return fl_err_set(err, FL_INVALID_REQUEST, "config file %s is larger than 64 KiB", path);
+    return config_parse(cfg, buf, n, err);
+}
+
+enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
+{
+    static const char *const env_keys[] = {"region",       "account_id",   "endpoint_host",  "http_bind",
+                                           "http_port",    "mqtt_port",    "http_threads",   "max_body_bytes",
+                                           "log_requests", NULL};
+    memset(cfg, 0, sizeof(*cfg));
+    core_config_defaults(&cfg->core);
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
+    snprintf(cfg->http_bind, sizeof(cfg->http_bind), "127.0.0.1");
+    cfg->http_port = 8080;
+    cfg->http_threads = 4;
+    cfg->max_body = 1024 * 1024;
+    const char *dd = getenv("FLEETD_DATA_DIR");
+    if (dd && *dd && set_str("FLEETD_DATA_DIR", dd, cfg->data_dir, sizeof(cfg->data_dir), err))
+        return err->code;
+    const char *cf = getenv("FLEETD_CONFIG");
+    enum fl_code rc;
+    if (cf && *cf) {
+        snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", cf);
+        rc = load_file(cfg, cf, 1, err);
+    } else {
+        snprintf(cfg->config_file, sizeof(cfg->config_file), "%s/fleetd.conf", cfg->data_dir);
+        rc = load_file(cfg, cfg->config_file, 0, err);
+    }
+    if (rc)
+        return rc;
+    if (dd && *dd) /* the environment beats a data_dir line in the file */
+        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", dd);
+    for (int i = 0; env_keys[i]; i++) {
+        char name[64] = "FLEETD_";
+        size_t o = strlen(name);
+        for (const char *p = env_keys[i]; *p && o < sizeof(name) - 1; p++)
+            name[o++] = (char)toupper((unsigned char)*p);
+        name[o] = '\0';
+        const char *v = getenv(name);
+        if (v && *v && (rc = apply(cfg, env_keys[i], v, err)) != FL_OK)
+            return rc;
+    }
+    return FL_OK;
+}

@@ -1,0 +1,31 @@
+/*
+ * config.h - fleetd's settings: defaults, then the config file, then
+ * environment variables (highest). See docs/configuration.md.
+ */
+#ifndef FL_CONFIG_H
+#define FL_CONFIG_H
+
+#include <stddef.h>
+
+#include "core.h"
+
+struct daemon_config {
+    struct fl_config core;  /* region, account id, endpoint host, mqtt port */
+    char data_dir[512];     /* FLEETD_DATA_DIR, default ./var */
+    char config_file[512];  /* FLEETD_CONFIG, default DATA_DIR/fleetd.conf when it exists */
+    char http_bind[64];     /* FLEETD_HTTP_BIND, default 127.0.0.1 */
+    int http_port;          /* FLEETD_HTTP_PORT, default 8080; 0 = ephemeral */
+    int http_threads;       /* FLEETD_HTTP_THREADS, default 4 */
+    size_t max_body;        /* FLEETD_MAX_BODY_BYTES, default 1 MiB */
+    int log_requests;       /* FLEETD_LOG_REQUESTS, default 0 */
+};
+
+/* Loads defaults, the config file and the environment into cfg. Returns
+ * FL_OK, or FL_INVALID_REQUEST with a message naming the bad setting. */
+enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err);
+
+/* Parses one "key = value" config text (the file's contents) into cfg;
+ * exposed for the fuzzer and the unit tests. */
+enum fl_code config_parse(struct daemon_config *cfg, const char *text, size_t len, struct fl_err *err);
+
+#endif
