@@ -41,6 +41,22 @@ enum fl_code store_fail(struct store *st, int rc, struct fl_err *err)
                       st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 }
 
+static const char SQL_BEGIN_WRITE[] = "BEGIN IMMEDIATE";
+static const char SQL_BEGIN_READ[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+/* Runs a cached single statement that returns no rows. */
+static int run(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s = store_stmt(st, sql, NULL);
+    if (s == NULL)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static enum fl_code exec(struct store *st, const char *sql, struct fl_err *err)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
@@ -131,7 +147,7 @@ enum fl_code store_begin(struct store *st, struct fl_err *err)
     if (st->write_lock)
         pthread_mutex_lock(st->write_lock);
     st->in_write = 1;
-    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = run(st, SQL_BEGIN_WRITE);
     if (rc != SQLITE_OK) {
         st->in_write = 0;
         if (st->write_lock)
@@ -144,7 +160,7 @@ enum fl_code store_begin(struct store *st, struct fl_err *err)
 
 enum fl_code store_begin_read(struct store *st, struct fl_err *err)
 {
-    int rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+    int rc = run(st, SQL_BEGIN_READ);
     if (rc != SQLITE_OK)
         return store_fail(st, rc, err);
     st->in_tx = 1;
@@ -155,13 +171,13 @@ enum fl_code store_end(struct store *st, enum fl_code rc, struct fl_err *err)
 {
     if (st->in_tx) {
         if (rc == FL_OK) {
-            int r = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+            int r = run(st, SQL_COMMIT);
             if (r != SQLITE_OK) {
                 rc = store_fail(st, r, err);
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                run(st, SQL_ROLLBACK);
             }
         } else {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            run(st, SQL_ROLLBACK);
         }
         st->in_tx = 0;
     }
