@@ -90,11 +90,13 @@ static enum fl_code route(struct http_req *req, struct http_resp *resp)
                          sizeof(resp->allow))) {
     case ROUTE_FOUND:
         req->route = rt;
+        resp->allow[0] = '\0'; /* Allow belongs on 405 only */
         return FL_OK;
     case ROUTE_BAD_METHOD:
         return fl_err_set(&req->err, FL_METHOD_NOT_ALLOWED, "Method %s is not allowed on this resource",
                           req->method);
     case ROUTE_BAD_ENCODING:
+        resp->allow[0] = '\0';
         return fl_err_set(&req->err, FL_INVALID_REQUEST, "Malformed percent-encoding in the request path");
     case ROUTE_NO_PATH:
     default:
