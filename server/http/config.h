@@ -12,7 +12,7 @@
 struct daemon_config {
     struct fl_config core;  /* region, account id, endpoint host, mqtt port */
     char data_dir[512];     /* FLEETD_DATA_DIR, default ./var */
-    char config_file[512];  /* FLEETD_CONFIG, default DATA_DIR/fleetd.conf when it exists */
+    char config_file[600];  /* FLEETD_CONFIG, default DATA_DIR/fleetd.conf when it exists */
     char http_bind[64];     /* FLEETD_HTTP_BIND, default 127.0.0.1 */
     int http_port;          /* FLEETD_HTTP_PORT, default 8080; 0 = ephemeral */
     int http_threads;       /* FLEETD_HTTP_THREADS, default 4 */
