@@ -13,7 +13,7 @@
 
 #include "err.h"
 
-#define PAGE_TOKEN_MAX 1024
+#define PAGE_TOKEN_MAX 2048
 
 /* Encodes key into out (NUL-terminated); out must hold PAGE_TOKEN_MAX. */
 void page_token_encode(const char *key, char out[PAGE_TOKEN_MAX]);
