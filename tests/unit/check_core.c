@@ -218,6 +218,24 @@ START_TEST(test_routes)
 }
 END_TEST
 
+/* docs/api.md lists every route as "| Op | `METHOD /path` | read |". */
+START_TEST(test_routes_documented)
+{
+    FILE *f = fopen("docs/api.md", "r");
+    ck_assert_msg(f != NULL, "docs/api.md must exist (run from the repository root)");
+    static char doc[65536];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    for (int i = 0; i < routes_count; i++) {
+        char row[256];
+        snprintf(row, sizeof(row), "| %s | `%s %s` | %s |", routes_table[i].op, routes_table[i].method,
+                 routes_table[i].pattern, (routes_table[i].flags & RF_READ) ? "yes" : "");
+        ck_assert_msg(strstr(doc, row) != NULL, "docs/api.md lacks: %s", row);
+    }
+}
+END_TEST
+
 START_TEST(test_pct_decode)
 {
     char *s = http_pct_decode("a%2Fb%24", 8);
@@ -260,6 +278,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, test_keys);
     tcase_add_test(tc, test_routes);
     tcase_add_test(tc, test_pct_decode);
+    tcase_add_test(tc, test_routes_documented);
     tcase_add_test(tc, test_config_parse);
     suite_add_tcase(s, tc);
     return s;
