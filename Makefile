@@ -28,11 +28,12 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -fPIC -pthread $(WARN) $(SANFLAGS) $(PKG_CFLAGS) \
-            -Iserver/core -I$(BUILD)/gen
+            -Iserver/core -Ica -I$(BUILD)/gen
 LDFLAGS  := -pthread $(SANFLAGS)
 LIBS     := $(PKG_LIBS) -lm
 
 CORE_SRC := $(wildcard server/core/*.c)
+CA_SRC   := $(filter-out ca/fleet_ca.c,$(wildcard ca/*.c))
 HTTP_SRC := $(filter-out server/http/main.c,$(wildcard server/http/*.c))
 SCHEMA   := $(sort $(wildcard schema/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -42,17 +43,23 @@ FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/schema_sql.o
 HTTP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HTTP_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
+CA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(CA_SRC))
 
 FLEETD   := $(BUILD)/fleetd
 CORE_LIB := $(BUILD)/libfleetcore.a
 HTTP_LIB := $(BUILD)/libfleethttp.a
+CA_LIB   := $(BUILD)/libfleetca.a
+FLEET_CA := $(BUILD)/fleet-ca
+# core and ca call each other (certificates use the CA; the CA reports
+# errors as fl_err): link them as one group.
+LINK_LIBS = -Wl,--start-group $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group
 UNIT_BIN := $(BUILD)/check_unit
 REPLAY_BINS := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
 LOADGEN  := $(BUILD)/loadgen
 
 .PHONY: all deps run test test-plain test-asan unit itest fuzz-replay fuzz bench clean format format-check lint lint-layers
 
-all: $(FLEETD) $(UNIT_BIN) $(REPLAY_BINS) $(LOADGEN)
+all: $(FLEETD) $(FLEET_CA) $(UNIT_BIN) $(REPLAY_BINS) $(LOADGEN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,22 +80,29 @@ $(HTTP_LIB): $(HTTP_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FLEETD): $(BUILD)/server/http/main.o $(HTTP_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(CA_LIB): $(CA_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(UNIT_BIN): $(UNIT_OBJ) $(HTTP_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+$(FLEETD): $(BUILD)/server/http/main.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+
+$(FLEET_CA): $(BUILD)/ca/fleet_ca.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+
+$(UNIT_BIN): $(UNIT_OBJ) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LINK_LIBS) $(CHECK_LIBS) $(LIBS)
 
 $(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) -Iserver/http
 
-$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(HTTP_LIB) $(CORE_LIB)
+$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/$*.o $(BUILD)/tests/fuzz/replay.o $(LINK_LIBS) $(LIBS)
 
 $(BUILD)/tests/fuzz/%.o: CFLAGS += -Iserver/http
 
-$(LOADGEN): $(BUILD)/bench/loadgen.o $(HTTP_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(LOADGEN): $(BUILD)/bench/loadgen.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 
 $(BUILD)/bench/%.o: CFLAGS += -Iserver/http
 
@@ -141,10 +155,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build/fuzz
 fuzz:
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
-	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleethttp.a
+	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleethttp.a \
+	    $(FUZZ_BUILD)/libfleetca.a
 	@for t in $(FUZZ_NAMES); do \
-	    clang $(filter-out -Werror,$(CFLAGS)) -Iserver/http -fsanitize=fuzzer,address,undefined \
-	      tests/fuzz/$$t.c $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetcore.a $(LIBS) -o $(FUZZ_BUILD)/$$t || exit 1; \
+	    clang $(filter-out -Werror,$(CFLAGS)) -Iserver/http -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \
+	      -Wl,--start-group $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleetca.a \
+	      -Wl,--end-group $(LIBS) -o $(FUZZ_BUILD)/$$t || exit 1; \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
@@ -152,11 +168,12 @@ fuzz:
 bench: deps all
 	sh bench/run.sh $(BUILD)
 
+FORMAT_FILES = $(wildcard server/*/*.[ch] ca/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c)
 format:
-	clang-format -i server/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror server/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 lint-layers:
 	@! grep -l 'microhttpd.h\|mosquitto' server/core/*.[ch] ca/*.[ch] 2>/dev/null | grep . || (echo "core must not know HTTP/MQTT"; exit 1)

@@ -189,3 +189,9 @@ void core_pool_close(struct core_pool *p)
     pthread_mutex_destroy(&p->write_lock);
     free(p);
 }
+
+void core_pool_set_ca(struct core_pool *p, struct ca *ca)
+{
+    for (int i = 0; i < p->n; i++)
+        p->cores[i].ca = ca;
+}

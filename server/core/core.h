@@ -17,6 +17,7 @@
 #include "err.h"
 
 struct store;
+struct ca;
 
 /* Settings that shape what libfleet answers (ARNs, endpoints, limits). */
 struct fl_config {
@@ -50,6 +51,7 @@ struct fl_core {
     struct fl_clock clock;
     struct fl_rng rng;
     struct fl_log log;
+    struct ca *ca; /* the built-in CA (ca/ca.h), shared, thread-safe; NULL when none */
 };
 
 /* Opens the database at db_path (":memory:" for tests), applies the schema
@@ -85,5 +87,7 @@ enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_confi
 struct fl_core *core_pool_acquire(struct core_pool *p);
 void core_pool_release(struct core_pool *p, struct fl_core *c);
 void core_pool_close(struct core_pool *p);
+/* Gives every core of the pool the (shared, thread-safe) CA. */
+void core_pool_set_ca(struct core_pool *p, struct ca *ca);
 
 #endif
