@@ -15,6 +15,11 @@ int main(void)
     srunner_add_suite(sr, thing_types_suite());
     srunner_add_suite(sr, thing_groups_suite());
     srunner_add_suite(sr, tags_suite());
+    srunner_add_suite(sr, ca_suite());
+    srunner_add_suite(sr, certificates_suite());
+    srunner_add_suite(sr, principals_suite());
+    srunner_add_suite(sr, policies_suite());
+    srunner_add_suite(sr, policy_eval_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

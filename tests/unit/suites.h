@@ -11,4 +11,10 @@ Suite *thing_types_suite(void); /* check_thing_types.c */
 Suite *thing_groups_suite(void); /* check_thing_groups.c */
 Suite *tags_suite(void);        /* check_tags.c */
 
+Suite *ca_suite(void);           /* check_ca.c */
+Suite *certificates_suite(void); /* check_certificates.c */
+Suite *principals_suite(void);   /* check_principals.c */
+Suite *policies_suite(void);     /* check_policies.c */
+Suite *policy_eval_suite(void);  /* check_policy_eval.c */
+
 #endif

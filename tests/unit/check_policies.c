@@ -1,0 +1,17 @@
+/* check_policies.c - unit tests for policies (stub: being written) */
+#include "suites.h"
+
+START_TEST(test_placeholder)
+{
+    ck_assert_int_eq(1, 1);
+}
+END_TEST
+
+Suite *policies_suite(void)
+{
+    Suite *s = suite_create("policies");
+    TCase *tc = tcase_create("placeholder");
+    tcase_add_test(tc, test_placeholder);
+    suite_add_tcase(s, tc);
+    return s;
+}
