@@ -600,3 +600,17 @@ enum fl_code store_things_page_attr_range(struct store *st, const char *attr, co
     sqlite3_bind_int(s, 6, limit);
     return scan(st, s, 1, fn, ctx, count, err);
 }
+
+static const char SQL_PRINCIPAL_COUNT[] = "SELECT count(*) FROM thing_principals WHERE thing_id = ?";
+
+enum fl_code store_things_principal_count(struct store *st, int64_t row_id, int *n, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_PRINCIPAL_COUNT, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    sqlite3_bind_int64(s, 1, row_id);
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    store_done(s);
+    return rc == SQLITE_ROW ? FL_OK : store_fail(st, rc, err);
+}

@@ -92,6 +92,8 @@ enum fl_code store_things_touch(struct store *st, int64_t row_id, int64_t type_r
                                 struct fl_err *err);
 /* Deletes the thing; attributes and group memberships cascade. */
 enum fl_code store_things_delete(struct store *st, int64_t row_id, struct fl_err *err);
+/* Sets *n to the number of principals (certificates) attached to a thing. */
+enum fl_code store_things_principal_count(struct store *st, int64_t row_id, int *n, struct fl_err *err);
 
 /* Attributes of one thing, in name order. fn returns FL_OK to continue. */
 enum fl_code store_things_attrs(struct store *st, int64_t row_id, store_attr_fn fn, void *ctx,

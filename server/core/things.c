@@ -313,6 +313,20 @@ enum fl_code things_update(struct fl_core *c, const struct things_update_in *in,
 
 /* ---- DeleteThing ------------------------------------------------------------ */
 
+/* AWS refuses to delete a thing that still has principals attached: the
+ * certificate would otherwise keep authenticating as a thing that is gone. */
+static enum fl_code delete_unattached(struct fl_core *c, const struct store_thing *t, struct fl_err *err)
+{
+    int n = 0;
+    enum fl_code rc = store_things_principal_count(c->st, t->row_id, &n, err);
+    if (rc)
+        return rc;
+    if (n > 0)
+        return fl_err_set(err, FL_INVALID_REQUEST,
+                          "Cannot delete thing %s: it has %d principal(s) attached; detach them first", t->name, n);
+    return store_things_delete(c->st, t->row_id, err);
+}
+
 enum fl_code things_delete(struct fl_core *c, const char *name, int has_expected_version,
                            int64_t expected_version, struct fl_err *err)
 {
@@ -332,7 +346,7 @@ enum fl_code things_delete(struct fl_core *c, const char *name, int has_expected
                 "The version for thing %s does not match the expected version (%lld, expected %lld)", name,
                 (long long)t.version, (long long)expected_version);
         else
-            rc = store_things_delete(c->st, t.row_id, err);
+            rc = delete_unattached(c, &t, err);
     }
     return store_end(c->st, rc, err);
 }
