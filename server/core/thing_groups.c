@@ -391,6 +391,9 @@ enum fl_code thing_groups_delete(struct fl_core *c, const char *name, int has_ex
         char arn[ARN_MAX];
         group_arn(c, name, arn);
         rc = tags_delete_all_tx(c, arn, err);
+        /* the group's inherited permissions go with it */
+        if (rc == FL_OK)
+            rc = store_groups_detach_policies(c->st, arn, err);
     }
     return store_end(c->st, rc, err);
 }
