@@ -40,6 +40,9 @@ static enum fl_code authenticate(struct http_app *app, struct http_req *req)
     enum fl_code rc = sigv4_parse_authorization(hdr, &auth, &req->err);
     if (rc)
         return rc;
+    if (strcmp(auth.region, req->core->cfg.region) != 0)
+        return fl_err_set(&req->err, FL_INVALID_SIGNATURE, "Credential should be scoped to a valid region, not '%.64s'. ",
+                          auth.region);
     req->plane = plane_of(auth.service);
     if (req->plane == 0)
         return fl_err_set(&req->err, FL_INVALID_SIGNATURE,
