@@ -111,7 +111,7 @@ $(BUILD)/bench/%.o: CFLAGS += -Iserver/http
 # ---- packages ---------------------------------------------------------------
 DEB_PKGS := build-essential pkg-config xxd libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev \
             check mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev python3-paho-mqtt awscli \
-            libcbor-dev wrk clang
+            libcbor-dev wrk clang faketime
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -135,11 +135,11 @@ test: deps
 	@sh tests/summary.sh build/test-results.txt
 
 test-plain:
-	@$(MAKE) --no-print-directory all
-	@sh tests/run_suites.sh $(BUILD) plain build/test-results.txt
+	@$(MAKE) --no-print-directory BUILD=build/release all
+	@sh tests/run_suites.sh build/release plain build/test-results.txt
 
 test-asan:
-	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build/asan all
 	@sh tests/run_suites.sh build/asan asan build/test-results.txt
 
 unit: $(UNIT_BIN)

@@ -55,6 +55,13 @@ static enum fl_code authenticate(struct http_app *app, struct http_req *req)
     memset(key.secret, 0, sizeof(key.secret));
     if (rc)
         return rc;
+    /* SigV4 lets a client leave the body unsigned (an S3 feature). No AWS IoT
+     * client does that, and over plain HTTP it would let a body be swapped
+     * under a valid signature, so fleetd insists on a signed body. */
+    const char *ph = req->header(req->header_ctx, "x-amz-content-sha256");
+    if (ph && strcmp(ph, "UNSIGNED-PAYLOAD") == 0 && req->body_len > 0)
+        return fl_err_set(&req->err, FL_INVALID_SIGNATURE,
+                          "UNSIGNED-PAYLOAD is not accepted: sign the request body");
     snprintf(req->access_key_id, sizeof(req->access_key_id), "%s", key.access_key_id);
     req->read_only = key.read_only;
     return FL_OK;
