@@ -39,6 +39,9 @@ static const struct {
     [FL_PAYLOAD_TOO_LARGE] = {"PayloadTooLargeException", 413, "InvalidRequest"},
     [FL_INTERNAL] = {"InternalFailureException", 500, "InternalError"},
     [FL_UNAVAILABLE] = {"ServiceUnavailableException", 503, "ServiceUnavailable"},
+    [FL_CERTIFICATE_VALIDATION] = {"CertificateValidationException", 400, "CertificateValidation"},
+    [FL_CERTIFICATE_CONFLICT] = {"CertificateConflictException", 409, "CertificateConflict"},
+    [FL_REG_CODE_VALIDATION] = {"RegistrationCodeValidationException", 400, "RegistrationCodeValidation"},
 };
 
 enum fl_code fl_err_set(struct fl_err *err, enum fl_code code, const char *fmt, ...)

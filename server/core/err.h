@@ -38,6 +38,9 @@ enum fl_code {
     FL_PAYLOAD_TOO_LARGE,        /* PayloadTooLargeException 413 */
     FL_INTERNAL,                 /* InternalFailureException 500 */
     FL_UNAVAILABLE,              /* ServiceUnavailableException 503 */
+    FL_CERTIFICATE_VALIDATION,   /* CertificateValidationException 400 */
+    FL_CERTIFICATE_CONFLICT,     /* CertificateConflictException 409 */
+    FL_REG_CODE_VALIDATION,      /* RegistrationCodeValidationException 400 */
     FL_CODE_MAX
 };
 

@@ -15,6 +15,7 @@
 #include "jx.h"
 #include "page.h"
 #include "store.h"
+#include "store_certs.h"
 #include "store_groups.h"
 #include "store_tags.h"
 #include "validate.h"
@@ -30,6 +31,7 @@ struct taggable {
 static const struct taggable taggables[] = {
     {"thinggroup", "Thing group", store_groups_exists},
     {"thingtype", "Thing type", store_tags_thing_type_exists},
+    {"cacert", "CA certificate", store_certs_ca_exists},
 };
 
 /* Checks that arn names an existing taggable resource of this deployment.

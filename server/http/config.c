@@ -80,6 +80,34 @@ static enum fl_code apply(struct daemon_config *cfg, const char *key, const char
             cfg->log_requests = (int)x;
         return rc;
     }
+    if (strcmp(key, "ca_key_type") == 0 || strcmp(key, "device_key_type") == 0) {
+        enum ca_key_type t;
+        if (strcmp(v, "ec") == 0)
+            t = CA_KEY_EC_P256;
+        else if (strcmp(v, "rsa") == 0)
+            t = CA_KEY_RSA_2048;
+        else
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: %s must be ec or rsa", key);
+        if (strcmp(key, "ca_key_type") == 0)
+            cfg->ca_key_type = t;
+        else
+            cfg->device_key_type = t;
+        return FL_OK;
+    }
+    if (strcmp(key, "device_cert_days") == 0) {
+        if ((rc = set_int(key, v, 1, 36500, &x, err)) == FL_OK)
+            cfg->device_cert_days = (int)x;
+        return rc;
+    }
+    if (strcmp(key, "server_sans") == 0) {
+        /* names and addresses separated by commas; ca_issue_server judges
+         * each entry, here only the shape of the list */
+        for (const char *p = v; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr(".-_:*, ", *p))
+                return fl_err_set(err, FL_INVALID_REQUEST,
+                                  "config: server_sans is a comma list of host names and IP addresses");
+        return set_str(key, v, cfg->server_sans, sizeof(cfg->server_sans), err);
+    }
     return fl_err_set(err, FL_INVALID_REQUEST, "config: unknown setting '%.64s'", key);
 }
 
@@ -148,9 +176,11 @@ static enum fl_code load_file(struct daemon_config *cfg, const char *path, int m
 
 enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
 {
-    static const char *const env_keys[] = {"region",       "account_id",   "endpoint_host",  "http_bind",
-                                           "http_port",    "mqtt_port",    "http_threads",   "max_body_bytes",
-                                           "log_requests", NULL};
+    static const char *const env_keys[] = {"region",           "account_id",       "endpoint_host",
+                                           "http_bind",        "http_port",        "mqtt_port",
+                                           "http_threads",     "max_body_bytes",   "log_requests",
+                                           "ca_key_type",      "device_key_type",  "device_cert_days",
+                                           "server_sans",      NULL};
     memset(cfg, 0, sizeof(*cfg));
     core_config_defaults(&cfg->core);
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
@@ -158,6 +188,9 @@ enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
     cfg->http_port = 8080;
     cfg->http_threads = 4;
     cfg->max_body = 1024 * 1024;
+    cfg->ca_key_type = CA_KEY_EC_P256;
+    cfg->device_key_type = CA_KEY_RSA_2048;
+    cfg->device_cert_days = 365;
     const char *dd = getenv("FLEETD_DATA_DIR");
     if (dd && *dd && set_str("FLEETD_DATA_DIR", dd, cfg->data_dir, sizeof(cfg->data_dir), err))
         return err->code;

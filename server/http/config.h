@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "ca.h"
 #include "core.h"
 
 struct daemon_config {
@@ -18,6 +19,11 @@ struct daemon_config {
     int http_threads;       /* FLEETD_HTTP_THREADS, default 4 */
     size_t max_body;        /* FLEETD_MAX_BODY_BYTES, default 1 MiB */
     int log_requests;       /* FLEETD_LOG_REQUESTS, default 0 */
+    /* the built-in CA (DATA_DIR/ca) */
+    enum ca_key_type ca_key_type;     /* FLEETD_CA_KEY_TYPE ec|rsa, default ec: key of a new root */
+    enum ca_key_type device_key_type; /* FLEETD_DEVICE_KEY_TYPE rsa|ec, default rsa (CreateKeysAndCertificate) */
+    int device_cert_days;             /* FLEETD_DEVICE_CERT_DAYS, default 365 */
+    char server_sans[1024];           /* FLEETD_SERVER_SANS, comma list; "" = localhost,127.0.0.1[,endpoint_host] */
 };
 
 /* Loads defaults, the config file and the environment into cfg. Returns

@@ -6,15 +6,23 @@
  * First start creates the data directory (0700), the database (0600) and an
  * admin access key, and writes DATA_DIR/credentials (AWS shared-credentials
  * format, profile "fleetd") and DATA_DIR/connection.json for CI pipelines.
+ * It also creates the built-in CA in DATA_DIR/ca (ca/ca.h: root ca.key +
+ * ca.pem, and server.key + server.pem for the broker's TLS listener) and
+ * registers the root as an ACTIVE CA certificate; the CA key itself stays
+ * inside ca/.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ca.h"
+#include "certificates.h"
 #include "config.h"
 #include "core.h"
 #include "dispatch.h"
@@ -126,9 +134,122 @@ static int cmd_keys(const struct daemon_config *cfg, int argc, char **argv)
     return rc;
 }
 
+/* Reads a small text file (a PEM); NULL when missing or unreadable. */
+static char *read_small_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(65537);
+    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+    int ok = buf && !ferror(f) && feof(f);
+    fclose(f);
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+#define SERVER_SANS_MAX 32
+#define SERVER_RENEW_S (30 * 86400)
+
+/* The broker's TLS SANs: server_sans, else localhost, 127.0.0.1 and the
+ * endpoint host. Entries point into buf. Returns the count. */
+static int server_sans(const struct daemon_config *cfg, char *buf, size_t n, const char **sans)
+{
+    int k = 0;
+    if (cfg->server_sans[0] == '\0') {
+        snprintf(buf, n, "%s", cfg->core.endpoint_host);
+        sans[k++] = "localhost";
+        sans[k++] = "127.0.0.1";
+        if (buf[0] && strcmp(buf, "localhost") != 0 && strcmp(buf, "127.0.0.1") != 0)
+            sans[k++] = buf;
+        return k;
+    }
+    snprintf(buf, n, "%s", cfg->server_sans);
+    for (char *tok = strtok(buf, ","); tok && k < SERVER_SANS_MAX; tok = strtok(NULL, ",")) {
+        while (*tok == ' ')
+            tok++;
+        char *e = tok + strlen(tok);
+        while (e > tok && e[-1] == ' ')
+            *--e = '\0';
+        if (*tok)
+            sans[k++] = tok;
+    }
+    return k;
+}
+
+/* Issues DATA_DIR/ca/server.{key,pem} when missing, not signed by the
+ * current root, expiring within 30 days or not for the configured SANs. */
+static int ensure_server_cert(struct ca *ca, const struct daemon_config *cfg)
+{
+    char key[1100], pem[1100], buf[1024];
+    const char *sans[SERVER_SANS_MAX];
+    struct fl_err err;
+    struct x509_info info;
+    snprintf(key, sizeof(key), "%s/server.key", ca_dir(ca));
+    snprintf(pem, sizeof(pem), "%s/server.pem", ca_dir(ca));
+    int n = server_sans(cfg, buf, sizeof(buf), sans);
+    char *text = access(key, R_OK) == 0 ? read_small_file(pem) : NULL;
+    int fresh = text && x509_verify_signed_by(text, ca_root_pem(ca), &err) == FL_OK &&
+                x509_parse(text, &info, &err) == FL_OK &&
+                info.not_after_s > (int64_t)time(NULL) + SERVER_RENEW_S && x509_sans_equal(text, sans, n);
+    free(text);
+    if (fresh)
+        return 0;
+    if (ca_issue_server(ca, sans, n, key, pem, (int64_t)time(NULL), &err)) {
+        fprintf(stderr, "fleetd: server certificate: %s\n", err.msg);
+        return -1;
+    }
+    fprintf(stderr, "fleetd: issued the broker TLS certificate %s for", pem);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " %s", sans[i]);
+    fputc('\n', stderr);
+    return 0;
+}
+
+/* Opens (first start: creates) the built-in CA in DATA_DIR/ca, makes sure
+ * the broker's server certificate exists, gives the CA to every core of the
+ * pool and registers the root as an ACTIVE built-in CA certificate. */
+static struct ca *start_ca(const struct daemon_config *cfg, struct core_pool *pool)
+{
+    char dir[600];
+    struct fl_err err;
+    snprintf(dir, sizeof(dir), "%s/ca", cfg->data_dir);
+    struct ca_options o = {.root_key = cfg->ca_key_type,
+                           .device_key = cfg->device_key_type,
+                           .device_days = cfg->device_cert_days};
+    struct ca *ca = ca_open(dir, &o, (int64_t)time(NULL), &err);
+    if (ca == NULL) {
+        fprintf(stderr, "fleetd: %s\n", err.msg);
+        return NULL;
+    }
+    if (!ca_was_created(ca) && ca_root_key_type(ca) != cfg->ca_key_type)
+        fprintf(stderr, "fleetd: note: the root CA in %s uses %s (ca_key_type applies to new roots only)\n", dir,
+                ca_key_desc(ca));
+    if (ensure_server_cert(ca, cfg) != 0) {
+        ca_close(ca);
+        return NULL;
+    }
+    core_pool_set_ca(pool, ca);
+    struct fl_core *c = core_pool_acquire(pool);
+    enum fl_code rc = certificates_register_builtin_ca(c, ca_root_pem(ca), &err);
+    core_pool_release(pool, c);
+    if (rc) {
+        fprintf(stderr, "fleetd: cannot register the built-in CA: %s\n", err.msg);
+        core_pool_set_ca(pool, NULL);
+        ca_close(ca);
+        return NULL;
+    }
+    return ca;
+}
+
 /* Makes the bootstrap key on first start and (re)writes the credentials and
  * connection files, which always describe the running endpoint. */
-static int write_client_files(struct fl_core *c, const struct daemon_config *cfg, int port, int *created)
+static int write_client_files(struct fl_core *c, const struct daemon_config *cfg, const char *root_ca_path, int port,
+                              int *created)
 {
     struct key_pair k;
     struct fl_err err;
@@ -151,9 +272,12 @@ static int write_client_files(struct fl_core *c, const struct daemon_config *cfg
     json_t *j = json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s}", "apiEndpoint", "http://", cfg->http_bind, "region",
                           cfg->core.region, "accountId", cfg->core.account_id, "accessKeyId", k.access_key_id,
                           "secretAccessKey", k.secret, "credentialsFile", path);
-    char ep[128];
+    char ep[128], root_abs[PATH_MAX];
     snprintf(ep, sizeof(ep), "http://%s:%d", cfg->http_bind, port);
     json_object_set_new(j, "apiEndpoint", json_string(ep));
+    if (realpath(root_ca_path, root_abs) == NULL)
+        snprintf(root_abs, sizeof(root_abs), "%s", root_ca_path);
+    json_object_set_new(j, "rootCaPath", json_string(root_abs));
     char *s = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     char cpath[600];
@@ -176,6 +300,11 @@ static int cmd_serve(const struct daemon_config *cfg)
         fprintf(stderr, "fleetd: %s\n", err.msg);
         return 1;
     }
+    struct ca *ca = start_ca(cfg, pool);
+    if (ca == NULL) {
+        core_pool_close(pool);
+        return 1;
+    }
     /* Signals are taken synchronously by this thread; the server threads
      * inherit the blocked mask. */
     sigset_t set;
@@ -190,31 +319,36 @@ static int cmd_serve(const struct daemon_config *cfg)
     if (srv == NULL) {
         fprintf(stderr, "fleetd: %s\n", err.msg);
         core_pool_close(pool);
+        ca_close(ca);
         return 1;
     }
     int port = http_server_port(srv), created = 0;
     struct fl_core *c = core_pool_acquire(pool);
-    int frc = write_client_files(c, cfg, port, &created);
+    int frc = write_client_files(c, cfg, ca_root_path(ca), port, &created);
     core_pool_release(pool, c);
     if (frc != 0) {
         fprintf(stderr, "fleetd: cannot write client files in %s\n", cfg->data_dir);
         http_server_stop(srv);
         core_pool_close(pool);
+        ca_close(ca);
         return 1;
     }
     fprintf(stderr,
             "fleetd %s listening on http://%s:%d (region %s, account %s)\n"
             "  %s: %s/credentials (profile fleetd); details: %s/connection.json\n"
+            "  root CA (%s%s): %s; broker TLS: %s/server.pem\n"
             "  try:  AWS_SHARED_CREDENTIALS_FILE=%s/credentials AWS_PROFILE=fleetd "
             "aws iot list-things --endpoint-url http://%s:%d --region %s\n",
             FLEETD_VERSION, cfg->http_bind, port, cfg->core.region, cfg->core.account_id,
             created ? "created admin access key" : "admin access key", cfg->data_dir, cfg->data_dir,
-            cfg->data_dir, cfg->http_bind, port, cfg->core.region);
+            ca_was_created(ca) ? "created, " : "", ca_key_desc(ca), ca_root_path(ca), ca_dir(ca), cfg->data_dir,
+            cfg->http_bind, port, cfg->core.region);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "fleetd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     http_server_stop(srv);
     core_pool_close(pool);
+    ca_close(ca);
     return 0;
 }
 

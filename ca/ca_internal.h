@@ -1,0 +1,48 @@
+/*
+ * ca_internal.h - helpers shared by the files of ca/ only (OpenSSL types
+ * appear here and nowhere in ca.h). Not for use outside ca/.
+ */
+#ifndef FL_CA_INTERNAL_H
+#define FL_CA_INTERNAL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca.h"
+
+/* Decodes the single PEM block of text whose label is one of labels
+ * (NULL-terminated list). Whitespace may surround the block; anything else
+ * (text before or after it, a second block, PEM headers such as
+ * Proc-Type) is refused. what names the object in messages ("CSR",
+ * "certificate"). *der is OPENSSL_malloc'd (OPENSSL_free). FL_INVALID_REQUEST
+ * with "The <what> is not valid PEM..." on failure. */
+enum fl_code x509_pem_decode(const char *text, const char *const *labels, const char *what,
+                             unsigned char **der, long *derlen, struct fl_err *err);
+
+/* x509_pem_decode + d2i_X509 consuming every byte. Optionally returns the
+ * DER too (*der OPENSSL_free'd by the caller) for the id. */
+X509 *x509_load_pem(const char *pem, const char *what, unsigned char **der, long *derlen, struct fl_err *err);
+
+/* The PEM of x / pkey as a malloc'd string; NULL on failure. */
+char *x509_to_pem(X509 *x);
+char *x509_pubkey_pem(const EVP_PKEY *pkey);
+/* A memory BIO's contents as a malloc'd NUL-terminated string. */
+char *x509_bio_string(BIO *b);
+
+/* Seconds since the epoch of an ASN.1 time; 0 on failure (*ok = 0). */
+int64_t x509_time_s(const ASN1_TIME *t, int *ok);
+
+/* "RSA 2048", "EC P-256", "ED25519" ...; "unknown" when unreadable. */
+void x509_key_desc(const EVP_PKEY *pkey, char *out, size_t n);
+
+/* Sets err to code with "msg: <OpenSSL reason>" and clears the thread's
+ * OpenSSL error queue. Returns code. */
+enum fl_code x509_ossl_fail(struct fl_err *err, enum fl_code code, const char *msg);
+
+/* csr.c: decodes a PEM CSR and applies the signing policy: key RSA
+ * 2048..8192 bits or EC P-256/P-384/P-521, self-signature verifies, no
+ * basicConstraints CA:TRUE requested. Returns the request (X509_REQ_free)
+ * or NULL with FL_INVALID_REQUEST saying why. */
+X509_REQ *csr_load(const char *pem, struct fl_err *err);
+
+#endif
