@@ -165,7 +165,8 @@ fuzz:
 	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory $(FLEETD) $(LOADGEN)
 	sh bench/run.sh $(BUILD)
 
 FORMAT_FILES = $(wildcard server/*/*.[ch] ca/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c)
