@@ -120,6 +120,9 @@ void core_log(struct fl_core *c, enum fl_log_level lvl, const char *fmt, ...)
 
 /* ---- pool ---------------------------------------------------------------- */
 
+#define BATCH_MAX 64       /* operations per group commit */
+#define BATCH_RESULTS 256  /* ring of recent batch outcomes */
+
 struct core_pool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
@@ -128,6 +131,22 @@ struct core_pool {
     int nfree;
     struct fl_core *cores;
     struct fl_core **free_list;
+    /* All write operations go through one connection: writes are serialised
+     * by SQLite anyway, and a single writer keeps its page cache valid
+     * (another connection's commit would invalidate it on every request). */
+    struct fl_core writer;
+    int has_writer;
+    /* Group commit over the writer (see core_pool_release_writer). */
+    pthread_mutex_t wlock;
+    pthread_cond_t wfree;      /* the writer became free */
+    pthread_cond_t wcommitted; /* a batch committed */
+    int wbusy;                 /* a thread holds the writer */
+    int wwaiting;              /* threads waiting for the writer */
+    int batch_open;
+    int batch_ops;
+    uint64_t batch_id;         /* id of the open (or next) batch */
+    uint64_t committed_id;     /* last batch committed, or failed */
+    enum fl_code results[BATCH_RESULTS];
 };
 
 enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg,
@@ -139,6 +158,10 @@ enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_confi
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->freed, NULL);
     pthread_mutex_init(&p->write_lock, NULL);
+    pthread_mutex_init(&p->wlock, NULL);
+    pthread_cond_init(&p->wfree, NULL);
+    pthread_cond_init(&p->wcommitted, NULL);
+    p->batch_id = 1;
     p->cores = calloc((size_t)n, sizeof(*p->cores));
     p->free_list = calloc((size_t)n, sizeof(*p->free_list));
     if (p->cores == NULL || p->free_list == NULL) {
@@ -154,8 +177,70 @@ enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_confi
         p->n++;
         p->free_list[p->nfree++] = &p->cores[i];
     }
+    /* the writer takes no process write lock: it holds SQLite's write lock
+     * across a batch, and other cores' rare writes wait in the busy handler */
+    enum fl_code rc = core_open(&p->writer, cfg, db_path, NULL, err);
+    if (rc) {
+        core_pool_close(p);
+        return rc;
+    }
+    p->has_writer = 1;
     *out = p;
     return FL_OK;
+}
+
+struct fl_core *core_pool_acquire_writer(struct core_pool *p)
+{
+    pthread_mutex_lock(&p->wlock);
+    p->wwaiting++;
+    while (p->wbusy)
+        pthread_cond_wait(&p->wfree, &p->wlock);
+    p->wwaiting--;
+    p->wbusy = 1;
+    if (!p->batch_open) {
+        /* when this fails the operation runs in its own transaction and
+         * meets the same error there */
+        struct fl_err ignored;
+        p->batch_open = store_batch_begin(p->writer.st, &ignored) == FL_OK;
+        p->batch_ops = 0;
+    }
+    pthread_mutex_unlock(&p->wlock);
+    return &p->writer;
+}
+
+enum fl_code core_pool_release_writer(struct core_pool *p, struct fl_core *c, struct fl_err *err)
+{
+    (void)c;
+    enum fl_code rc = FL_OK;
+    pthread_mutex_lock(&p->wlock);
+    p->wbusy = 0;
+    if (!p->batch_open) {
+        pthread_cond_signal(&p->wfree);
+        pthread_mutex_unlock(&p->wlock);
+        return FL_OK;
+    }
+    uint64_t mine = p->batch_id;
+    p->batch_ops++;
+    if (p->wwaiting > 0 && p->batch_ops < BATCH_MAX) {
+        /* Someone is queued: let them add to this batch; the last one in
+         * commits for all. */
+        pthread_cond_signal(&p->wfree);
+        while (p->committed_id < mine)
+            pthread_cond_wait(&p->wcommitted, &p->wlock);
+        rc = p->results[mine % BATCH_RESULTS];
+    } else {
+        rc = store_batch_commit(p->writer.st, err);
+        p->results[mine % BATCH_RESULTS] = rc;
+        p->committed_id = mine;
+        p->batch_id++;
+        p->batch_open = 0;
+        pthread_cond_broadcast(&p->wcommitted);
+        pthread_cond_signal(&p->wfree);
+    }
+    pthread_mutex_unlock(&p->wlock);
+    if (rc != FL_OK && err != NULL && err->code != rc)
+        fl_err_set(err, rc, "The change could not be committed; retry the request");
+    return rc;
 }
 
 struct fl_core *core_pool_acquire(struct core_pool *p)
@@ -170,6 +255,10 @@ struct fl_core *core_pool_acquire(struct core_pool *p)
 
 void core_pool_release(struct core_pool *p, struct fl_core *c)
 {
+    if (c == &p->writer) {
+        core_pool_release_writer(p, c, NULL);
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     p->free_list[p->nfree++] = c;
     pthread_cond_signal(&p->freed);
@@ -182,6 +271,11 @@ void core_pool_close(struct core_pool *p)
         return;
     for (int i = 0; i < p->n; i++)
         core_close(&p->cores[i]);
+    if (p->has_writer)
+        core_close(&p->writer);
+    pthread_mutex_destroy(&p->wlock);
+    pthread_cond_destroy(&p->wfree);
+    pthread_cond_destroy(&p->wcommitted);
     free(p->cores);
     free(p->free_list);
     pthread_mutex_destroy(&p->lock);
@@ -194,4 +288,5 @@ void core_pool_set_ca(struct core_pool *p, struct ca *ca)
 {
     for (int i = 0; i < p->n; i++)
         p->cores[i].ca = ca;
+    p->writer.ca = ca;
 }

@@ -85,6 +85,13 @@ enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_confi
                             const char *db_path, struct fl_err *err);
 /* Blocks until a core is free. Never returns NULL. */
 struct fl_core *core_pool_acquire(struct core_pool *p);
+/* The pool's single writer core, for operations that write: blocks until it
+ * is free. Writes are group-committed: several threads' operations share one
+ * transaction (each in its own savepoint), and core_pool_release_writer
+ * returns only once the caller's operation is committed, with FL_OK, or with
+ * the commit's error (then the operation did not happen: answer with err). */
+struct fl_core *core_pool_acquire_writer(struct core_pool *p);
+enum fl_code core_pool_release_writer(struct core_pool *p, struct fl_core *c, struct fl_err *err);
 void core_pool_release(struct core_pool *p, struct fl_core *c);
 void core_pool_close(struct core_pool *p);
 /* Gives every core of the pool the (shared, thread-safe) CA. */

@@ -35,6 +35,16 @@ enum fl_code store_begin_read(struct store *st, struct fl_err *err);
  * back and returns rc unchanged. Releases the write lock either way. */
 enum fl_code store_end(struct store *st, enum fl_code rc, struct fl_err *err);
 
+/* Group commit. store_batch_begin opens one write transaction; until
+ * store_batch_commit, every store_begin/store_begin_read on this store opens a
+ * savepoint instead and store_end releases it (or rolls back to it), so each
+ * operation still succeeds or fails alone while the batch pays for one
+ * commit. Nothing is durable or visible to other connections before the
+ * batch commits: callers must not answer before store_batch_commit returns.
+ * Only for a connection no other thread uses meanwhile (the pool's writer). */
+enum fl_code store_batch_begin(struct store *st, struct fl_err *err);
+enum fl_code store_batch_commit(struct store *st, struct fl_err *err);
+
 /* Returns the cached statement for sql (a string literal or other static
  * storage: its address is the cache key), preparing it on first use.
  * NULL on a prepare error, with err set to FL_INTERNAL. */

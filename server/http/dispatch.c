@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "keys.h"
 #include "routes.h"
 #include "sigv4.h"
@@ -131,8 +132,23 @@ void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp 
                         req->access_key_id, req->route->op);
     if (rc == FL_OK)
         rc = decode_body(req);
-    if (rc == FL_OK)
+    if (rc == FL_OK && app->pool != NULL && !(req->route->flags & RF_READ)) {
+        /* Everything before this ran in parallel; writes queue for the one
+         * writer and are committed in groups. Answer only once committed. */
+        struct fl_core *reader = req->core;
+        req->core = core_pool_acquire_writer(app->pool);
         rc = req->route->handler(req, resp);
+        struct fl_err cerr;
+        fl_err_clear(&cerr);
+        enum fl_code crc = core_pool_release_writer(app->pool, req->core, &cerr);
+        req->core = reader;
+        if (crc != FL_OK && rc == FL_OK) {
+            req->err = cerr;
+            rc = crc;
+        }
+    } else if (rc == FL_OK) {
+        rc = req->route->handler(req, resp);
+    }
     if (rc != FL_OK) {
         if (req->err.code == FL_OK)
             fl_err_set(&req->err, rc, "%s", fl_err_type(rc));
