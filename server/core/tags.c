@@ -17,6 +17,7 @@
 #include "store.h"
 #include "store_certs.h"
 #include "store_groups.h"
+#include "store_policies.h"
 #include "store_tags.h"
 #include "validate.h"
 
@@ -32,6 +33,7 @@ static const struct taggable taggables[] = {
     {"thinggroup", "Thing group", store_groups_exists},
     {"thingtype", "Thing type", store_tags_thing_type_exists},
     {"cacert", "CA certificate", store_certs_ca_exists},
+    {"policy", "Policy", store_policies_exists},
 };
 
 /* Checks that arn names an existing taggable resource of this deployment.

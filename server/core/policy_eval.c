@@ -1,0 +1,216 @@
+/*
+ * policy_eval.c - evaluation of a compiled policy set (see policy_eval.h).
+ *
+ * Everything here runs per MQTT message in the broker, so nothing here
+ * allocates, recurses or takes a lock. The subject of a match may be split
+ * in up to three pieces (ARN prefix, "topic/", the topic itself) so that
+ * the broker never has to build the ARN it checks.
+ */
+#include "policy_eval.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    const char *kind;  /* NULL: the resource is "*" */
+    const char *slash; /* kind + "/" */
+} actions[POLICY_ACTION_COUNT] = {
+    [POLICY_CONNECT] = {"iot:Connect", "client", "client/"},
+    [POLICY_PUBLISH] = {"iot:Publish", "topic", "topic/"},
+    [POLICY_SUBSCRIBE] = {"iot:Subscribe", "topicfilter", "topicfilter/"},
+    [POLICY_RECEIVE] = {"iot:Receive", "topic", "topic/"},
+    [POLICY_RETAIN_PUBLISH] = {"iot:RetainPublish", "topic", "topic/"},
+    [POLICY_GET_RETAINED_MESSAGE] = {"iot:GetRetainedMessage", "topic", "topic/"},
+    [POLICY_LIST_RETAINED_MESSAGES] = {"iot:ListRetainedMessages", NULL, NULL},
+    [POLICY_GET_THING_SHADOW] = {"iot:GetThingShadow", "thing", "thing/"},
+    [POLICY_UPDATE_THING_SHADOW] = {"iot:UpdateThingShadow", "thing", "thing/"},
+    [POLICY_DELETE_THING_SHADOW] = {"iot:DeleteThingShadow", "thing", "thing/"},
+    [POLICY_LIST_NAMED_SHADOWS_FOR_THING] = {"iot:ListNamedShadowsForThing", "thing", "thing/"},
+    [POLICY_DESCRIBE_JOB_EXECUTION] = {"iot:DescribeJobExecution", "thing", "thing/"},
+    [POLICY_GET_PENDING_JOB_EXECUTIONS] = {"iot:GetPendingJobExecutions", "thing", "thing/"},
+    [POLICY_START_NEXT_PENDING_JOB_EXECUTION] = {"iot:StartNextPendingJobExecution", "thing", "thing/"},
+    [POLICY_UPDATE_JOB_EXECUTION] = {"iot:UpdateJobExecution", "thing", "thing/"},
+    [POLICY_ASSUME_ROLE_WITH_CERTIFICATE] = {"iot:AssumeRoleWithCertificate", "rolealias", "rolealias/"},
+};
+
+const char *policy_action_name(enum policy_action a)
+{
+    return (unsigned)a < POLICY_ACTION_COUNT ? actions[a].name : NULL;
+}
+
+const char *policy_action_resource_kind(enum policy_action a)
+{
+    return (unsigned)a < POLICY_ACTION_COUNT ? actions[a].kind : NULL;
+}
+
+/* ---- matching ----------------------------------------------------------- */
+
+/* The string a pattern is matched against, as up to three pieces. */
+struct subj {
+    const char *p[3];
+    size_t n[3];
+    size_t len;
+};
+
+static inline unsigned char at(const struct subj *s, size_t i)
+{
+    if (i < s->n[0])
+        return (unsigned char)s->p[0][i];
+    i -= s->n[0];
+    if (i < s->n[1])
+        return (unsigned char)s->p[1][i];
+    return (unsigned char)s->p[2][i - s->n[1]];
+}
+
+/* Index after the character starting at i: UTF-8 continuation bytes belong
+ * to the character before them, so '?' and '*' never split one. */
+static inline size_t next_char(const struct subj *s, size_t i)
+{
+    i++;
+    while (i < s->len && (at(s, i) & 0xC0) == 0x80)
+        i++;
+    return i;
+}
+
+/* Iterative glob with single-star backtracking: on a mismatch, the last
+ * '*' absorbs one more character and matching resumes after it. Earlier
+ * stars never need revisiting, so the cost is O(pattern x subject). */
+static int glob(const char *p, size_t pn, const struct subj *s)
+{
+    size_t pi = 0, si = 0, sn = s->len;
+    size_t star_p = (size_t)-1, star_s = 0;
+    while (si < sn) {
+        if (pi < pn) {
+            unsigned char c = (unsigned char)p[pi];
+            if (c == '*') {
+                star_p = ++pi;
+                star_s = si;
+                continue;
+            }
+            if (c == '?') {
+                pi++;
+                si = next_char(s, si);
+                continue;
+            }
+            size_t adv = 1;
+            if (c == '\\' && pi + 1 < pn) {
+                c = (unsigned char)p[pi + 1];
+                adv = 2;
+            }
+            if (c == at(s, si)) {
+                pi += adv;
+                si++;
+                continue;
+            }
+        }
+        if (star_p == (size_t)-1)
+            return 0;
+        pi = star_p;
+        star_s = next_char(s, star_s);
+        si = star_s;
+    }
+    while (pi < pn && p[pi] == '*')
+        pi++;
+    return pi == pn;
+}
+
+int policy_glob_match(const char *pat, size_t pat_len, const char *s, size_t s_len)
+{
+    struct subj sj = {{s, "", ""}, {s_len, 0, 0}, s_len};
+    return glob(pat, pat_len, &sj);
+}
+
+static int stmt_applies(const struct policy_set *set, const struct policy_stmt *st, const struct subj *s)
+{
+    int hit = st->any_resource;
+    for (uint32_t i = 0; !hit && i < st->res_count; i++) {
+        const struct policy_pat *pt = &set->pats[st->res_first + i];
+        hit = glob(set->str + pt->off, pt->len, s);
+    }
+    return st->not_resource ? !hit : hit;
+}
+
+static enum policy_decision eval_subj(const struct policy_set *set, enum policy_action action,
+                                      const struct subj *s, int *policy)
+{
+    if (policy)
+        *policy = -1;
+    if (set == NULL || (unsigned)action >= POLICY_ACTION_COUNT)
+        return POLICY_IMPLICIT_DENY;
+    uint32_t bit = 1u << action;
+    /* Deny statements come first: the first that applies decides; an Allow
+     * can only decide once no Deny applies. */
+    for (uint32_t i = 0; i < set->nstmts; i++) {
+        const struct policy_stmt *st = &set->stmts[i];
+        if ((st->actions & bit) && stmt_applies(set, st, s)) {
+            if (policy)
+                *policy = (int)st->policy;
+            return st->deny ? POLICY_EXPLICIT_DENY : POLICY_ALLOWED;
+        }
+    }
+    return POLICY_IMPLICIT_DENY;
+}
+
+enum policy_decision policy_eval(const struct policy_set *set, enum policy_action action,
+                                 const char *resource, int *policy)
+{
+    size_t n = resource ? strlen(resource) : 0;
+    struct subj s = {{resource ? resource : "", "", ""}, {n, 0, 0}, n};
+    return eval_subj(set, action, &s, policy);
+}
+
+enum policy_decision policy_eval_name(const struct policy_set *set, enum policy_action action,
+                                      const char *name, size_t name_len, int *policy)
+{
+    if (set == NULL || (unsigned)action >= POLICY_ACTION_COUNT)
+        return eval_subj(NULL, action, NULL, policy);
+    const char *kind = actions[action].kind;
+    if (kind == NULL) {
+        struct subj star = {{"*", "", ""}, {1, 0, 0}, 1};
+        return eval_subj(set, action, &star, policy);
+    }
+    const char *k = actions[action].slash;
+    size_t kl = strlen(k);
+    if (name == NULL)
+        name_len = 0;
+    struct subj s = {{set->str, k, name ? name : ""}, {set->arn_prefix_len, kl, name_len}, 0};
+    s.len = s.n[0] + s.n[1] + s.n[2];
+    return eval_subj(set, action, &s, policy);
+}
+
+enum policy_decision policy_eval_marks(const struct policy_set *set, enum policy_action action,
+                                       const char *resource, uint8_t *marks)
+{
+    if (set == NULL || (unsigned)action >= POLICY_ACTION_COUNT)
+        return POLICY_IMPLICIT_DENY;
+    size_t n = resource ? strlen(resource) : 0;
+    struct subj s = {{resource ? resource : "", "", ""}, {n, 0, 0}, n};
+    uint32_t bit = 1u << action;
+    int allowed = 0, denied = 0;
+    for (uint32_t i = 0; i < set->nstmts; i++) {
+        const struct policy_stmt *st = &set->stmts[i];
+        if (!(st->actions & bit) || !stmt_applies(set, st, &s))
+            continue;
+        if (st->deny) {
+            denied = 1;
+            marks[st->policy] |= POLICY_MARK_DENY;
+        } else {
+            allowed = 1;
+            marks[st->policy] |= POLICY_MARK_ALLOW;
+        }
+    }
+    return denied ? POLICY_EXPLICIT_DENY : allowed ? POLICY_ALLOWED : POLICY_IMPLICIT_DENY;
+}
+
+const char *policy_set_policy_name(const struct policy_set *set, uint32_t i)
+{
+    if (set == NULL || i >= set->npolicies)
+        return NULL;
+    return set->str + set->policy_name_off[i];
+}
+
+void policy_set_free(struct policy_set *set)
+{
+    free(set);
+}
