@@ -2,7 +2,8 @@
  * tags.h - resource tags (TagResource, UntagResource, ListTagsForResource),
  * keyed by resource ARN. Other modules call the *_tx functions from inside
  * their own transaction when a resource is created with tags or deleted.
- * Taggable here: thing groups ("thinggroup") and thing types ("thingtype");
+ * Taggable here: thing groups ("thinggroup"), thing types ("thingtype"),
+ * policies ("policy") and CA certificates ("cacert");
  * tags.c holds that table. Knows nothing of HTTP or MQTT.
  */
 #ifndef FL_TAGS_H
