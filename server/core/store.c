@@ -129,6 +129,11 @@ enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *w
     /* 16 MB page cache per connection (the default 2 MB thrashes at 1M things) */
     if (!e)
         e = exec(st, "PRAGMA cache_size=-16000", err);
+    /* Checkpoint every ~40 MB of WAL instead of 4 MB: hot pages (index roots,
+     * the rightmost leaves) are copied and synced once per checkpoint rather
+     * than ten times, which cuts write cost per operation under load. */
+    if (!e)
+        e = exec(st, "PRAGMA wal_autocheckpoint=10000", err);
     if (!e)
         e = migrate(st, err);
     if (e) {
