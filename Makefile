@@ -1,9 +1,10 @@
 # fleetd - one non-recursive Makefile.
 #   make            build fleetd (-Wall -Wextra -Werror)
 #   make deps       install the Debian packages the project needs
-#   make run        deps + build + start fleetd in the foreground
-#   make test       unit + integration + fuzz replay, plain and ASan+UBSan
-#   make bench      fleetd vs moto_server, same run
+#   make run        deps + build + start fleetd (and the MQTT broker it supervises) in the foreground
+#   make test       unit + integration + mqtt + fuzz replay, plain and ASan+UBSan
+#   make mtest      the MQTT suite alone (fleetd + mosquitto + mosquitto_fleet.so)
+#   make bench      fleetd vs moto_server, and mosquitto bare vs + plugin, same run
 #   make fuzz       libFuzzer on every target (FUZZ_SECONDS each)
 #   make format-check / lint
 
@@ -31,12 +32,14 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -fPIC -pthread $(WARN) $(SANFLAGS) 
             -Iserver/core -Ica -I$(BUILD)/gen
 LDFLAGS  := -pthread $(SANFLAGS)
 LIBS     := $(PKG_LIBS) -lm
+PLUGIN_LIBS := $(shell pkg-config --libs jansson sqlite3 openssl 2>/dev/null) -lm
 
 CORE_SRC := $(wildcard server/core/*.c)
 CA_SRC   := $(filter-out ca/fleet_ca.c,$(wildcard ca/*.c))
 HTTP_SRC := $(filter-out server/http/main.c,$(wildcard server/http/*.c))
 SCHEMA   := $(sort $(wildcard schema/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
+PLUGIN_SRC := $(wildcard broker-plugin/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 
@@ -44,22 +47,26 @@ CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/schema_sql.o
 HTTP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HTTP_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 CA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(CA_SRC))
+PLUGIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
 
 FLEETD   := $(BUILD)/fleetd
 CORE_LIB := $(BUILD)/libfleetcore.a
 HTTP_LIB := $(BUILD)/libfleethttp.a
 CA_LIB   := $(BUILD)/libfleetca.a
 FLEET_CA := $(BUILD)/fleet-ca
+PLUGIN_SO  := $(BUILD)/mosquitto_fleet.so
+PLUGIN_LIB := $(BUILD)/libfleetplugin.a
 # core and ca call each other (certificates use the CA; the CA reports
 # errors as fl_err): link them as one group.
 LINK_LIBS = -Wl,--start-group $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group
 UNIT_BIN := $(BUILD)/check_unit
 REPLAY_BINS := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
 LOADGEN  := $(BUILD)/loadgen
+MQTTGEN  := $(BUILD)/mqttgen
 
-.PHONY: all deps run test test-plain test-asan unit itest fuzz-replay fuzz bench clean format format-check lint lint-layers
+.PHONY: all deps run test test-plain test-asan unit itest mtest sdk-deps fuzz-replay fuzz bench clean format format-check lint lint-layers
 
-all: $(FLEETD) $(FLEET_CA) $(UNIT_BIN) $(REPLAY_BINS) $(LOADGEN)
+all: $(FLEETD) $(FLEET_CA) $(PLUGIN_SO) $(UNIT_BIN) $(REPLAY_BINS) $(LOADGEN) $(MQTTGEN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,10 +97,26 @@ $(FLEETD): $(BUILD)/server/http/main.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 $(FLEET_CA): $(BUILD)/ca/fleet_ca.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 
-$(UNIT_BIN): $(UNIT_OBJ) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LINK_LIBS) $(CHECK_LIBS) $(LIBS)
+$(UNIT_BIN): $(UNIT_OBJ) $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) -Wl,--start-group $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) \
+	    -Wl,--end-group $(CHECK_LIBS) $(LIBS)
 
-$(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) -Iserver/http
+$(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) -Iserver/http -Ibroker-plugin
+
+# The broker plugin. Only mosquitto_plugin_version/init/cleanup are
+# exported: the plugin's objects are built with hidden visibility and the
+# archives' symbols are made local (--exclude-libs), so libfleet cannot
+# clash with the broker or another plugin. mosquitto_* symbols resolve
+# against the broker executable at load time. The .a is what tests link.
+$(BUILD)/broker-plugin/%.o: CFLAGS += -fvisibility=hidden
+
+$(PLUGIN_LIB): $(PLUGIN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PLUGIN_SO): $(PLUGIN_OBJ) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $(PLUGIN_OBJ) \
+	    -Wl,--start-group $(CORE_LIB) $(CA_LIB) -Wl,--end-group $(PLUGIN_LIBS)
 
 $(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 	@mkdir -p $(dir $@)
@@ -106,12 +129,16 @@ $(LOADGEN): $(BUILD)/bench/loadgen.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 
 $(BUILD)/bench/%.o: CFLAGS += -Iserver/http
 
+# the MQTT load generator: libmosquitto + OpenSSL only, nothing of fleetd
+$(MQTTGEN): $(BUILD)/bench/mqttgen.o
+	$(CC) $(LDFLAGS) -o $@ $< -lmosquitto -lssl -lcrypto
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- packages ---------------------------------------------------------------
 DEB_PKGS := build-essential pkg-config xxd libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev \
             check mosquitto mosquitto-clients libmosquitto-dev mosquitto-dev python3-paho-mqtt awscli \
-            libcbor-dev wrk clang faketime
+            libcbor-dev wrk clang faketime valgrind
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -123,11 +150,11 @@ deps:
 	else echo "deps: all packages present"; fi
 
 run: deps
-	@$(MAKE) --no-print-directory $(FLEETD)
+	@$(MAKE) --no-print-directory $(FLEETD) $(PLUGIN_SO)
 	exec $(FLEETD) serve
 
 # ---- tests ------------------------------------------------------------------
-test: deps
+test: deps sdk-deps
 	@mkdir -p build
 	@rm -f build/test-results.txt
 	@$(MAKE) --no-print-directory test-plain
@@ -141,6 +168,19 @@ test-plain:
 test-asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build/asan all
 	@sh tests/run_suites.sh build/asan asan build/test-results.txt
+
+# The AWS IoT Device SDK v2 for JavaScript + mqtt.js for tests/mqtt/test_sdk.py,
+# pinned by tests/sdk/package-lock.json (npm registry). Without npm the SDK
+# tests are skipped (and say so).
+sdk-deps:
+	@if [ -d tests/sdk/node_modules/aws-iot-device-sdk-v2 ] && [ -d tests/sdk/node_modules/mqtt ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	    echo "sdk-deps: npm ci in tests/sdk"; cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "sdk-deps: npm not found: tests/mqtt/test_sdk.py will be skipped"; fi
+
+# the MQTT suite alone: fleetd + mosquitto + the plugin of this build
+mtest: $(FLEETD) $(PLUGIN_SO) sdk-deps
+	FLEETD_BIN=$(FLEETD) python3 tests/mqtt/run.py
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
@@ -166,10 +206,10 @@ fuzz:
 	done
 
 bench: deps
-	@$(MAKE) --no-print-directory $(FLEETD) $(LOADGEN)
+	@$(MAKE) --no-print-directory $(FLEETD) $(LOADGEN) $(MQTTGEN) $(PLUGIN_SO)
 	sh bench/run.sh $(BUILD)
 
-FORMAT_FILES = $(wildcard server/*/*.[ch] ca/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c)
+FORMAT_FILES = $(wildcard server/*/*.[ch] broker-plugin/*.[ch] ca/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -178,7 +218,7 @@ format-check:
 
 lint-layers:
 	@! grep -l 'microhttpd.h\|mosquitto' server/core/*.[ch] ca/*.[ch] 2>/dev/null | grep . || (echo "core must not know HTTP/MQTT"; exit 1)
-	@! grep -l 'sqlite3.h' $$(ls server/*/*.[ch] | grep -v 'server/core/store') 2>/dev/null | grep . || (echo "sqlite3.h outside store"; exit 1)
+	@! grep -l 'sqlite3.h' $$(ls server/*/*.[ch] broker-plugin/*.[ch] | grep -v 'server/core/store') 2>/dev/null | grep . || (echo "sqlite3.h outside store"; exit 1)
 	@echo "lint-layers: ok"
 
 lint: lint-layers

@@ -41,6 +41,9 @@
 #define MAX_COUNT 10000000LL
 #define NAME_CAP 129 /* AWS names are at most 128 characters */
 #define PREFIX_CAP 64
+#define RPATH_CAP 256        /* request: --path, query included */
+#define RBODY_CAP (8 * 1024) /* request: --body-file */
+#define EXPECT_CAP 256
 #define TOKEN_CAP 2048
 #define OUT_CAP 12288
 #define IN_INIT (64 * 1024)
@@ -65,6 +68,7 @@ enum scenario {
     SC_ADD_TO_GROUP,
     SC_LIST_IN_GROUP,
     SC_CREATE_GROUP,
+    SC_REQUEST,
 };
 
 static const struct {
@@ -81,6 +85,8 @@ static const struct {
      "ListThingsInThingGroup GET /thing-groups/G/things?recursive=true&maxResults=M, follows nextToken"},
     {"create-group", SC_CREATE_GROUP,
      "CreateThingGroup POST /thing-groups/G for each of --groups (name@parent)"},
+    {"request", SC_REQUEST,
+     "any operation: --method M --path /p[?q] [--body-file F] [--expect S]; {n} in the path = start+n"},
 };
 
 struct opts {
@@ -110,6 +116,13 @@ struct opts {
     int nonempty;
     int progress;
     char label[64];
+    /* request scenario */
+    char method[8];
+    char rpath[RPATH_CAP];
+    char rbody[RBODY_CAP];
+    size_t rbody_len;
+    int has_rbody;
+    char expect[EXPECT_CAP];
 };
 
 /* State shared by the workers; main owns it and outlives them. */
@@ -284,11 +297,13 @@ static int build_request(struct worker *w, struct conn *c, long long ticket)
 {
     const struct opts *o = w->sh->o;
     const char *method = "GET";
-    char path[2 * NAME_CAP + 64], query[3 * TOKEN_CAP + 128], body[2 * NAME_CAP + 160];
+    char path[RPATH_CAP + 32], query[3 * TOKEN_CAP + 128], sbody[2 * NAME_CAP + 160];
     char enc[3 * TOKEN_CAP + 1];
+    const char *body = sbody;
     int n = 0;
+    int has_body = 0;
     query[0] = '\0';
-    body[0] = '\0';
+    sbody[0] = '\0';
 
     switch (o->sc) {
     case SC_CREATE_THING:
@@ -296,11 +311,11 @@ static int build_request(struct worker *w, struct conn *c, long long ticket)
         method = "POST";
         n = snprintf(path, sizeof path, "/things/%s-%lld", o->prefix, o->start + ticket);
         if (o->attrs)
-            snprintf(body, sizeof body,
+            snprintf(sbody, sizeof sbody,
                      "{\"attributePayload\":{\"attributes\":{\"bench\":\"loadgen\",\"serial\":\"%lld\"}}}",
                      o->start + ticket);
         else
-            snprintf(body, sizeof body, "{}");
+            snprintf(sbody, sizeof sbody, "{}");
         break;
     case SC_DESCRIBE_THING:
         n = snprintf(path, sizeof path, "/things/%s-%lld", o->prefix,
@@ -321,9 +336,9 @@ static int build_request(struct worker *w, struct conn *c, long long ticket)
         long long t = ticket % o->things;
         int g = o->spread ? (int)(ticket % o->ngroups) : (int)((ticket / o->things) % o->ngroups);
         snprintf(path, sizeof path, "/thing-groups/addThingToThingGroup");
-        n = snprintf(body, sizeof body, "{\"thingGroupName\":\"%s\",\"thingName\":\"%s-%lld\"}", o->groups[g],
-                     o->prefix, t);
-        if (n < 0 || (size_t)n >= sizeof body)
+        n = snprintf(sbody, sizeof sbody, "{\"thingGroupName\":\"%s\",\"thingName\":\"%s-%lld\"}",
+                     o->groups[g], o->prefix, t);
+        if (n < 0 || (size_t)n >= sizeof sbody)
             return -1;
         break;
     }
@@ -344,9 +359,30 @@ static int build_request(struct worker *w, struct conn *c, long long ticket)
         method = "POST";
         n = snprintf(path, sizeof path, "/thing-groups/%s", o->groups[g]);
         if (o->parents[g])
-            snprintf(body, sizeof body, "{\"parentGroupName\":\"%s\"}", o->parents[g]);
+            snprintf(sbody, sizeof sbody, "{\"parentGroupName\":\"%s\"}", o->parents[g]);
         else
-            snprintf(body, sizeof body, "{}");
+            snprintf(sbody, sizeof sbody, "{}");
+        break;
+    }
+    case SC_REQUEST: {
+        method = o->method;
+        /* {n} -> start+ticket; the query is whatever follows '?' */
+        const char *tpl = o->rpath, *mark = strstr(tpl, "{n}");
+        if (mark)
+            n = snprintf(path, sizeof path, "%.*s%lld%s", (int)(mark - tpl), tpl, o->start + ticket,
+                         mark + 3);
+        else
+            n = snprintf(path, sizeof path, "%s", tpl);
+        if (n < 0 || (size_t)n >= sizeof path)
+            return -1;
+        char *q = strchr(path, '?');
+        if (q) {
+            *q++ = '\0';
+            snprintf(query, sizeof query, "%s", q);
+        }
+        n = (int)strlen(path);
+        body = o->rbody;
+        has_body = o->has_rbody;
         break;
     }
     }
@@ -357,7 +393,8 @@ static int build_request(struct worker *w, struct conn *c, long long ticket)
     snprintf(hostport, sizeof hostport, "%s:%d", o->host, o->port);
     const char *date = amz_date(w);
     size_t blen = strlen(body);
-    int has_body = strcmp(method, "GET") != 0;
+    if (o->sc != SC_REQUEST)
+        has_body = strcmp(method, "GET") != 0;
     struct http_kv hdrs[3] = {
         {(char *)"host", hostport},
         {(char *)"x-amz-date", (char *)date},
@@ -691,6 +728,10 @@ static void finish_response(struct worker *w, struct conn *c, const char *body, 
         }
         json_decref(root);
     }
+    if (ok && o->expect[0] && memmem(body, blen, o->expect, strlen(o->expect)) == NULL) {
+        ok = 0;
+        why = "2xx without the --expect string";
+    }
     if (!ok) {
         if (why == NULL) {
             snprintf(whybuf, sizeof whybuf, "HTTP %d", c->status);
@@ -881,7 +922,11 @@ static void usage(FILE *f)
             "  --nonempty        list scenarios: an empty first page is an error\n"
             "  --service S       SigV4 service name (iot)\n"
             "  --label L         label echoed in the result line\n"
-            "  --progress        progress on stderr every 10 s\n",
+            "  --progress        progress on stderr every 10 s\n"
+            "  --method M        request: GET, POST, PUT, DELETE or PATCH\n"
+            "  --path /p[?k=v]   request: path and query, unreserved characters only; {n} = start+n\n"
+            "  --body-file F     request: body, sent as is with Content-Type application/json\n"
+            "  --expect S        every 2xx body must contain S, else the op is an error\n",
             MAX_CONNS, MAX_THREADS, MAX_DURATION_S, MAX_COUNT);
 }
 
@@ -927,6 +972,55 @@ static int load_conn_json(struct opts *o, const char *path)
         rc = 0;
     json_decref(root);
     return rc;
+}
+
+/* request --path: "/" then unreserved characters, '/', and a query of
+ * k=v pairs joined by '&' (nothing that would need percent-encoding, so the
+ * path as sent is its own canonical form); "{n}" may appear once. */
+static int safe_path(const char *s)
+{
+    if (s[0] != '/' || strlen(s) >= RPATH_CAP)
+        return 0;
+    const char *mark = strstr(s, "{n}");
+    if (mark && strstr(mark + 3, "{n}"))
+        return 0;
+    int in_query = 0;
+    for (const char *p = s; *p; p++) {
+        char ch = *p;
+        if (mark && p >= mark && p < mark + 3)
+            continue;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '-' || ch == '_' || ch == '.' || ch == '~' || (!in_query && ch == '/') ||
+                 (in_query && (ch == '=' || ch == '&'));
+        if (ch == '?' && !in_query) {
+            in_query = 1;
+            continue;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* request --body-file: the whole file is the body, sent as is. */
+static int read_body(struct opts *o, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(o->rbody, 1, sizeof o->rbody, f);
+    int big = n == sizeof o->rbody, rerr = ferror(f);
+    fclose(f);
+    if (big || rerr || memchr(o->rbody, '\0', n) != NULL) {
+        fprintf(stderr, "loadgen: %s: unreadable, too large (max %d bytes) or binary\n", path, RBODY_CAP - 1);
+        return -1;
+    }
+    o->rbody[n] = '\0';
+    o->rbody_len = n;
+    o->has_rbody = 1;
+    return 0;
 }
 
 static int parse_groups(struct opts *o, const char *arg)
@@ -994,6 +1088,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         O_LABEL,
         O_PROGRESS,
         O_NONEMPTY,
+        O_METHOD,
+        O_PATH,
+        O_BODY_FILE,
+        O_EXPECT,
         O_HELP
     };
     static const struct option lo[] = {
@@ -1018,6 +1116,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"label", required_argument, NULL, O_LABEL},
         {"progress", no_argument, NULL, O_PROGRESS},
         {"nonempty", no_argument, NULL, O_NONEMPTY},
+        {"method", required_argument, NULL, O_METHOD},
+        {"path", required_argument, NULL, O_PATH},
+        {"body-file", required_argument, NULL, O_BODY_FILE},
+        {"expect", required_argument, NULL, O_EXPECT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1129,6 +1231,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case O_NONEMPTY:
             o->nonempty = 1;
             break;
+        case O_METHOD:
+            bad = !(strcmp(optarg, "GET") == 0 || strcmp(optarg, "POST") == 0 || strcmp(optarg, "PUT") == 0 ||
+                    strcmp(optarg, "DELETE") == 0 || strcmp(optarg, "PATCH") == 0) ||
+                  copy_str(o->method, sizeof o->method, optarg) != 0;
+            break;
+        case O_PATH:
+            bad = !safe_path(optarg) || copy_str(o->rpath, sizeof o->rpath, optarg) != 0;
+            break;
+        case O_BODY_FILE:
+            bad = read_body(o, optarg) != 0;
+            break;
+        case O_EXPECT:
+            bad = optarg[0] == '\0' || copy_str(o->expect, sizeof o->expect, optarg) != 0;
+            break;
         case O_HELP:
             usage(stdout);
             return 1;
@@ -1155,6 +1271,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if ((o->sc == SC_ADD_TO_GROUP || o->sc == SC_LIST_IN_GROUP || o->sc == SC_CREATE_GROUP) &&
         o->ngroups == 0) {
         fprintf(stderr, "loadgen: %s needs --groups\n", o->sc_name);
+        return -1;
+    }
+    if (o->sc == SC_REQUEST && (o->method[0] == '\0' || o->rpath[0] == '\0')) {
+        fprintf(stderr, "loadgen: request needs --method and --path\n");
+        return -1;
+    }
+    if (o->sc == SC_REQUEST && o->has_rbody && strcmp(o->method, "GET") == 0) {
+        fprintf(stderr, "loadgen: request: GET takes no --body-file\n");
         return -1;
     }
     if (o->sc == SC_SEED && !have_count) {

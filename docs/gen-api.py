@@ -14,6 +14,11 @@ out = ["# REST API", "",
        "| operation | method and path | read |", "|---|---|---|"]
 for method, path, plane, op, handler, flags in rows:
     out.append(f"| {op} | `{method} {path}` | {'yes' if 'RF_READ' in flags else ''} |")
+data = [op for method, path, plane, op, handler, flags in rows if 'PLANE_DATA' in plane]
+if data:
+    out += ["", "Signed for service `iotdata` (the iot-data plane, `boto3.client(\"iot-data\")`): " +
+            ", ".join(data) + ". Publish takes the raw payload as the body (at most 128 KB) and the topic as",
+            "one percent-encoded path segment."]
 out += ["", "Errors are AWS REST-JSON errors: the status from the service model, an `x-amzn-ErrorType` header and",
         "a `{\"__type\", \"message\"}` body; see [errors.md](errors.md). Timestamps are epoch seconds (JSON numbers).", ""]
 print("\n".join(out))

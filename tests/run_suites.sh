@@ -7,6 +7,10 @@
 #   unit               BUILDDIR/check_unit (Check: "N%: Checks: N, Failures: N, Errors: N")
 #   fuzz:<name>        BUILDDIR/fuzz-replay/<name> tests/fuzz/corpus/<name>/ ("replay: N passed, N failed")
 #   integration        tests/integration/run.py with FLEETD_BIN=BUILDDIR/fleetd
+#   mqtt               tests/mqtt/run.py with FLEETD_BIN=BUILDDIR/fleetd: fleetd starts the Debian
+#                      mosquitto with BUILDDIR/mosquitto_fleet.so. For a sanitizer build fleetd
+#                      preloads its libasan into mosquitto (the ASan plugin cannot load otherwise),
+#                      so the plugin runs instrumented; the plain build adds a valgrind run.
 # A suite that is missing, crashes or prints no count is recorded as failed.
 # Every suite runs even when an earlier one fails. The exit status is 0 once
 # the results are recorded (so that `make test` goes on to the ASan build and
@@ -116,6 +120,25 @@ if [ -x "$BUILD/fleetd" ]; then
 else
     echo "integration: $BUILD/fleetd is missing"
     record integration 0 1
+fi
+
+# ---- mqtt ----------------------------------------------------------------------
+echo "== [$LABEL] mqtt: FLEETD_BIN=$BUILD/fleetd, plugin $BUILD/mosquitto_fleet.so"
+if [ -x "$BUILD/fleetd" ] && [ -f "$BUILD/mosquitto_fleet.so" ]; then
+    FLEETD_BIN="$BUILD/fleetd" run "$TMP/mqtt" "$PYTHON" "$ROOT/tests/mqtt/run.py"
+    line=$(counts_from mqtt "$TMP/mqtt")
+    if [ -n "$line" ]; then
+        set -- $line
+        failed=$2
+        [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+        record mqtt "$1" "$failed"
+    else
+        echo "mqtt: no \"mqtt: N passed, N failed\" line (exit status $rc)"
+        record mqtt 0 1
+    fi
+else
+    echo "mqtt: $BUILD/fleetd or $BUILD/mosquitto_fleet.so is missing"
+    record mqtt 0 1
 fi
 
 [ "${RUN_SUITES_STRICT:-0}" = 1 ] && exit $any_failed

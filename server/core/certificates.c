@@ -38,6 +38,7 @@
 
 #include "ca.h"
 #include "jx.h"
+#include "outbox.h"
 #include "page.h"
 #include "store.h"
 #include "store_certs.h"
@@ -566,7 +567,11 @@ static enum fl_code update_tx(struct fl_core *c, const char *id, const char *sta
     }
     char gen[37];
     core_uuid(c, gen);
-    return store_certs_set_status(c->st, id, status, core_now_ms(c), gen, err);
+    rc = store_certs_set_status(c->st, id, status, core_now_ms(c), gen, err);
+    /* the broker disconnects the certificate's clients unless it is ACTIVE */
+    if (rc == FL_OK)
+        rc = outbox_append_tx(c, OUTBOX_CERT_STATUS, id, NULL, NULL, 0, 0, 0, err);
+    return rc;
 }
 
 enum fl_code certificates_update(struct fl_core *c, const char *id_in, const char *new_status,
@@ -620,7 +625,9 @@ static enum fl_code delete_tx(struct fl_core *c, const char *id, int force, stru
             "Certificate policies must be detached before deletion (arn: %s); or use forceDelete", arn);
     if (attached && (rc = store_certs_policy_detach_all(c->st, arn, err)))
         return rc;
-    return store_certs_delete(c->st, id, err);
+    if ((rc = store_certs_delete(c->st, id, err)))
+        return rc;
+    return outbox_append_tx(c, OUTBOX_CERT_STATUS, id, NULL, NULL, 0, 0, 0, err);
 }
 
 enum fl_code certificates_delete(struct fl_core *c, const char *id_in, int force, struct fl_err *err)
@@ -1062,10 +1069,10 @@ static enum fl_code ca_update_tx(struct fl_core *c, const char *id,
         return ca_not_found(err, id);
     if (rc)
         return rc;
-    int changed = 0;
+    int changed = 0, status_changed = 0;
     if (in->new_status && strcmp(row.status, in->new_status) != 0) {
         snprintf(row.status, sizeof(row.status), "%s", in->new_status);
-        changed = 1;
+        changed = status_changed = 1;
     }
     if (in->new_auto_status && strcmp(row.auto_registration, in->new_auto_status) != 0) {
         snprintf(row.auto_registration, sizeof(row.auto_registration), "%s", in->new_auto_status);
@@ -1091,6 +1098,9 @@ static enum fl_code ca_update_tx(struct fl_core *c, const char *id,
         core_uuid(c, row.generation_id);
         rc = store_certs_ca_update(c->st, &row, err);
     }
+    /* every connected client may hang off this CA: the broker re-checks all */
+    if (rc == FL_OK && status_changed)
+        rc = outbox_append_tx(c, OUTBOX_CERT_STATUS, NULL, NULL, NULL, 0, 0, 0, err);
     store_ca_clear(&row);
     return rc;
 }

@@ -52,6 +52,10 @@ struct fl_core {
     struct fl_rng rng;
     struct fl_log log;
     struct ca *ca; /* the built-in CA (ca/ca.h), shared, thread-safe; NULL when none */
+    /* Set by outbox_append_tx: this core's transaction wrote an outbox row,
+     * so once it commits the caller should wake the broker plugin (fleetd:
+     * dispatch.c reads and clears it on the writer core). */
+    int outbox_pending;
 };
 
 /* Opens the database at db_path (":memory:" for tests), applies the schema

@@ -42,6 +42,7 @@ static const struct {
     [FL_CERTIFICATE_VALIDATION] = {"CertificateValidationException", 400, "CertificateValidation"},
     [FL_CERTIFICATE_CONFLICT] = {"CertificateConflictException", 409, "CertificateConflict"},
     [FL_REG_CODE_VALIDATION] = {"RegistrationCodeValidationException", 400, "RegistrationCodeValidation"},
+    [FL_ENTITY_TOO_LARGE] = {"RequestEntityTooLargeException", 413, "InvalidRequest"},
 };
 
 enum fl_code fl_err_set(struct fl_err *err, enum fl_code code, const char *fmt, ...)

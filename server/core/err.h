@@ -41,6 +41,7 @@ enum fl_code {
     FL_CERTIFICATE_VALIDATION,   /* CertificateValidationException 400 */
     FL_CERTIFICATE_CONFLICT,     /* CertificateConflictException 409 */
     FL_REG_CODE_VALIDATION,      /* RegistrationCodeValidationException 400 */
+    FL_ENTITY_TOO_LARGE,         /* RequestEntityTooLargeException 413 (iot-data payloads) */
     FL_CODE_MAX
 };
 

@@ -18,6 +18,7 @@
 
 #include "ca.h"
 #include "jx.h"
+#include "outbox.h"
 #include "page.h"
 #include "policy_doc.h"
 #include "store.h"
@@ -181,6 +182,70 @@ static enum fl_code parse_target(const struct fl_core *c, const char *field, con
         "Invalid %s %.300s: expected a certificate ARN (arn:aws:iot:%s:%s:cert/<id>) or a thing "
         "group ARN (arn:aws:iot:%s:%s:thinggroup/<name>)",
         field, target, c->cfg.region, c->cfg.account_id, c->cfg.region, c->cfg.account_id);
+}
+
+/* ---- broker notifications ------------------------------------------------------ */
+
+/* A policy change reaches the broker as authz outbox rows: one per
+ * certificate when the policy has few targets, all of them certificates;
+ * one row for everyone (target NULL) when a thing group is among them
+ * (every member may inherit it) or there are many. */
+#define NOTIFY_MAX_CERTS 32
+
+static enum fl_code notify_cert(struct fl_core *c, const char *id, struct fl_err *err)
+{
+    char low[65];
+    size_t i = 0;
+    for (; id[i] && i < 64; i++)
+        low[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+    low[i] = '\0';
+    return outbox_append_tx(c, OUTBOX_AUTHZ, low, NULL, NULL, 0, 0, 0, err);
+}
+
+/* Inside a write transaction: the policy was attached to or detached from
+ * one target. */
+static enum fl_code notify_target(struct fl_core *c, enum target_kind kind, const char *name,
+                                  struct fl_err *err)
+{
+    if (kind == TARGET_CERT)
+        return notify_cert(c, name, err);
+    return outbox_append_tx(c, OUTBOX_AUTHZ, NULL, NULL, NULL, 0, 0, 0, err);
+}
+
+struct notify_ctx {
+    const struct fl_core *c;
+    int n;
+    int everyone;
+    char ids[NOTIFY_MAX_CERTS][65];
+};
+
+static enum fl_code notify_collect(void *ctx, const char *target)
+{
+    struct notify_ctx *n = ctx;
+    const char *id = core_arn_name(n->c, target, "cert");
+    if (id == NULL || strlen(id) != 64 || n->n == NOTIFY_MAX_CERTS)
+        n->everyone = 1;
+    else
+        snprintf(n->ids[n->n++], sizeof(n->ids[0]), "%s", id);
+    return FL_OK;
+}
+
+/* Inside a write transaction: the default version of the policy (row
+ * policy_row) changed, so every client it applies to must recompile. */
+static enum fl_code notify_policy(struct fl_core *c, int64_t policy_row, struct fl_err *err)
+{
+    struct notify_ctx *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    n->c = c;
+    enum fl_code rc =
+        store_policy_targets_page(c->st, policy_row, "", NOTIFY_MAX_CERTS + 1, notify_collect, n, err);
+    if (rc == FL_OK && n->everyone)
+        rc = outbox_append_tx(c, OUTBOX_AUTHZ, NULL, NULL, NULL, 0, 0, 0, err);
+    for (int i = 0; rc == FL_OK && !n->everyone && i < n->n; i++)
+        rc = notify_cert(c, n->ids[i], err);
+    free(n);
+    return rc;
 }
 
 /* Inside a transaction: FL_NOT_FOUND (worded) unless the target exists. */
@@ -533,6 +598,8 @@ enum fl_code policies_create_version(struct fl_core *c, const char *name, const 
         }
         if (rc == FL_OK)
             rc = store_policies_update(c->st, &p, err);
+        if (rc == FL_OK && set_default)
+            rc = notify_policy(c, p.row_id, err);
     }
     rc = store_end(c->st, rc, err);
     if (rc == FL_OK) {
@@ -684,6 +751,8 @@ enum fl_code policies_set_default_version(struct fl_core *c, const char *name, c
         p.updated_at = core_now_ms(c);
         new_generation(c, p.generation_id);
         rc = store_policies_update(c->st, &p, err);
+        if (rc == FL_OK)
+            rc = notify_policy(c, p.row_id, err);
     }
     return store_end(c->st, rc, err);
 }
@@ -716,6 +785,8 @@ enum fl_code policies_attach(struct fl_core *c, const char *name, const char *ta
                             kind == TARGET_CERT ? "Certificate" : "Thing group", tname, limit);
         if (rc == FL_OK)
             rc = store_policy_targets_add(c->st, p.row_id, target, core_now_ms(c), &added, err);
+        if (rc == FL_OK && added)
+            rc = notify_target(c, kind, tname, err);
     }
     return store_end(c->st, rc, err);
 }
@@ -736,6 +807,8 @@ enum fl_code policies_detach(struct fl_core *c, const char *name, const char *ta
     rc = get_tx(c, name, &p, err);
     if (rc == FL_OK)
         rc = store_policy_targets_remove(c->st, p.row_id, target, &removed, err);
+    if (rc == FL_OK && removed)
+        rc = notify_target(c, kind, tname, err);
     return store_end(c->st, rc, err);
 }
 

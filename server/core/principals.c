@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "certificates.h"
+#include "outbox.h"
 #include "page.h"
 #include "store.h"
 #include "store_certs.h"
@@ -108,7 +109,36 @@ static enum fl_code attach_tx(struct fl_core *c, const char *thing_name, const c
     } else if (rc != FL_NOT_FOUND) {
         return rc;
     }
-    return store_certs_principal_put(c->st, row, id, arn, exclusive, core_now_ms(c), err);
+    rc = store_certs_principal_put(c->st, row, id, arn, exclusive, core_now_ms(c), err);
+    /* the thing variables of the certificate's clients now resolve */
+    if (rc == FL_OK)
+        rc = outbox_append_tx(c, OUTBOX_AUTHZ, id, NULL, NULL, 0, 0, 0, err);
+    return rc;
+}
+
+struct notify_ctx {
+    struct fl_core *c;
+    char last[65];
+    struct fl_err *err;
+};
+
+static enum fl_code notify_cb(void *ctx, const struct store_principal *p)
+{
+    struct notify_ctx *n = ctx;
+    snprintf(n->last, sizeof(n->last), "%s", p->certificate_id);
+    return outbox_append_tx(n->c, OUTBOX_AUTHZ, p->certificate_id, NULL, NULL, 0, 0, 0, n->err);
+}
+
+enum fl_code principals_notify_authz_tx(struct fl_core *c, int64_t thing_row, struct fl_err *err)
+{
+    struct notify_ctx n = {.c = c, .err = err};
+    enum fl_code rc;
+    int count = 0;
+    do {
+        count = 0;
+        rc = store_certs_principal_page_thing(c->st, thing_row, -1, n.last, 100, notify_cb, &n, &count, err);
+    } while (rc == FL_OK && count == 100);
+    return rc;
 }
 
 enum fl_code principals_attach(struct fl_core *c, const char *thing_name, const char *principal,
@@ -146,6 +176,8 @@ enum fl_code principals_detach(struct fl_core *c, const char *thing_name, const 
         rc = certificates_exists_tx(c, id, err);
     if (rc == FL_OK)
         rc = store_certs_principal_delete(c->st, row, id, err);
+    if (rc == FL_OK)
+        rc = outbox_append_tx(c, OUTBOX_AUTHZ, id, NULL, NULL, 0, 0, 0, err);
     return store_end(c->st, rc, err);
 }
 

@@ -82,4 +82,10 @@ enum fl_code principals_is_attached(struct fl_core *c, const char *certificate_i
 enum fl_code principals_is_attached_tx(struct fl_core *c, const char *certificate_id, const char *thing_name,
                                        int *attached, struct fl_err *err);
 
+/* Inside a write transaction: appends an authz outbox row for every
+ * certificate attached to the thing (row id thing_row), so the broker
+ * recompiles their clients' policies: the thing's attributes, type or group
+ * memberships changed. Returns FL_OK or a store error. */
+enum fl_code principals_notify_authz_tx(struct fl_core *c, int64_t thing_row, struct fl_err *err);
+
 #endif

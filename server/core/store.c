@@ -144,6 +144,11 @@ enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *w
     return FL_OK;
 }
 
+void store_set_busy_timeout(struct store *st, int ms)
+{
+    sqlite3_busy_timeout(st->db, ms < 0 ? 0 : ms);
+}
+
 void store_close(struct store *st)
 {
     if (st == NULL)

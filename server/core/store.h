@@ -56,6 +56,12 @@ void store_done(sqlite3_stmt *stmt);
  * become FL_UNAVAILABLE (retryable), the rest FL_INTERNAL. */
 enum fl_code store_fail(struct store *st, int sqlite_rc, struct fl_err *err);
 
+/* Sets how long a statement on this connection waits for another
+ * connection's lock before failing with FL_UNAVAILABLE (ms; 0 = fail at
+ * once). store_open sets a long default; a caller whose thread must never
+ * stall (an event loop serving many clients) sets a few ms and retries. */
+void store_set_busy_timeout(struct store *st, int ms);
+
 /* Rows changed by the last statement on this connection. */
 int store_changes(struct store *st);
 

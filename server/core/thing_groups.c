@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "jx.h"
+#include "outbox.h"
 #include "page.h"
+#include "principals.h"
 #include "store.h"
 #include "store_groups.h"
 #include "tags.h"
@@ -363,6 +365,13 @@ enum fl_code thing_groups_update(struct fl_core *c, const struct thing_group_upd
     return store_end(c->st, rc, err);
 }
 
+static enum fl_code count_name(void *ctx, const char *name)
+{
+    (void)name;
+    ++*(int *)ctx;
+    return FL_OK;
+}
+
 enum fl_code thing_groups_delete(struct fl_core *c, const char *name, int has_expected_version,
                                  int64_t expected_version, struct fl_err *err)
 {
@@ -385,6 +394,13 @@ enum fl_code thing_groups_delete(struct fl_core *c, const char *name, int has_ex
         rc = fl_err_set(err, FL_INVALID_REQUEST,
                         "Cannot delete thing group : %s when there are still child groups attached to it",
                         name);
+    /* members lose what the group (and its ancestors) granted; they may be
+     * many, so the broker recompiles everyone */
+    int members = 0;
+    if (rc == FL_OK)
+        rc = store_groups_things_page(c->st, g.row_id, 0, "", 1, count_name, &members, err);
+    if (rc == FL_OK && members)
+        rc = outbox_append_tx(c, OUTBOX_AUTHZ, NULL, NULL, NULL, 0, 0, 0, err);
     if (rc == FL_OK)
         rc = store_groups_delete(c->st, g.row_id, err);
     if (rc == FL_OK) {
@@ -678,6 +694,9 @@ enum fl_code thing_groups_add_thing(struct fl_core *c, const struct thing_group_
     rc = load_pair(c, group, thing, &g, &thing_row, err);
     if (rc == FL_OK)
         rc = join_tx(c, &g, thing_row, thing, err);
+    /* group policies are inherited: the thing's certificates recompile */
+    if (rc == FL_OK)
+        rc = principals_notify_authz_tx(c, thing_row, err);
     return store_end(c->st, rc, err);
 }
 
@@ -694,6 +713,8 @@ enum fl_code thing_groups_remove_thing(struct fl_core *c, const struct thing_gro
     rc = load_pair(c, group, thing, &g, &thing_row, err);
     if (rc == FL_OK)
         rc = store_groups_member_remove(c->st, g.row_id, thing_row, thing, &removed, err);
+    if (rc == FL_OK && removed)
+        rc = principals_notify_authz_tx(c, thing_row, err);
     return store_end(c->st, rc, err);
 }
 
@@ -762,5 +783,7 @@ enum fl_code thing_groups_update_for_thing(struct fl_core *c, const char *thing_
                 break;
         }
     }
+    if (rc == FL_OK && (json_array_size(to_add) || json_array_size(to_remove)))
+        rc = principals_notify_authz_tx(c, thing_row, err);
     return store_end(c->st, rc, err);
 }

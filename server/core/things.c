@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "page.h"
+#include "principals.h"
 #include "store.h"
 #include "store_things.h"
 #include "validate.h"
@@ -289,7 +290,12 @@ static enum fl_code update_tx(struct fl_core *c, const struct things_update_in *
         return rc;
     if (count > attr_limit(type_row))
         return too_many_attrs(err, type_row);
-    return store_things_touch(c->st, t.row_id, type_row, core_now_ms(c), err);
+    if ((rc = store_things_touch(c->st, t.row_id, type_row, core_now_ms(c), err)))
+        return rc;
+    /* policy variables read the thing's attributes and type */
+    if (in->attributes || type_row != t.type_row)
+        rc = principals_notify_authz_tx(c, t.row_id, err);
+    return rc;
 }
 
 enum fl_code things_update(struct fl_core *c, const struct things_update_in *in, struct fl_err *err)

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +109,33 @@ static enum fl_code apply(struct daemon_config *cfg, const char *key, const char
                                   "config: server_sans is a comma list of host names and IP addresses");
         return set_str(key, v, cfg->server_sans, sizeof(cfg->server_sans), err);
     }
+    if (strcmp(key, "broker") == 0) {
+        if (strcmp(v, "auto") == 0)
+            cfg->broker = BROKER_AUTO;
+        else if (strcmp(v, "on") == 0)
+            cfg->broker = BROKER_ON;
+        else if (strcmp(v, "off") == 0)
+            cfg->broker = BROKER_OFF;
+        else
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: broker must be on, off or auto");
+        return FL_OK;
+    }
+    if (strcmp(key, "broker_bin") == 0 || strcmp(key, "broker_plugin") == 0) {
+        /* the generated mosquitto.conf names the plugin on one line */
+        if (strpbrk(v, "\r\n") != NULL)
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: %s must be a path", key);
+        if (strcmp(key, "broker_bin") == 0)
+            return set_str(key, v, cfg->broker_bin, sizeof(cfg->broker_bin), err);
+        return set_str(key, v, cfg->broker_plugin, sizeof(cfg->broker_plugin), err);
+    }
+    if (strcmp(key, "broker_wrapper") == 0)
+        return set_str(key, v, cfg->broker_wrapper, sizeof(cfg->broker_wrapper), err);
+    if (strcmp(key, "mqtt_bind") == 0) {
+        unsigned char a[16];
+        if (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1)
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: mqtt_bind must be an IPv4 or IPv6 address");
+        return set_str(key, v, cfg->mqtt_bind, sizeof(cfg->mqtt_bind), err);
+    }
     return fl_err_set(err, FL_INVALID_REQUEST, "config: unknown setting '%.64s'", key);
 }
 
@@ -180,7 +208,9 @@ enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
                                            "http_bind",        "http_port",        "mqtt_port",
                                            "http_threads",     "max_body_bytes",   "log_requests",
                                            "ca_key_type",      "device_key_type",  "device_cert_days",
-                                           "server_sans",      NULL};
+                                           "server_sans",      "broker",           "broker_bin",
+                                           "broker_plugin",    "broker_wrapper",   "mqtt_bind",
+                                           NULL};
     memset(cfg, 0, sizeof(*cfg));
     core_config_defaults(&cfg->core);
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
@@ -191,6 +221,9 @@ enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
     cfg->ca_key_type = CA_KEY_EC_P256;
     cfg->device_key_type = CA_KEY_RSA_2048;
     cfg->device_cert_days = 365;
+    cfg->broker = BROKER_AUTO;
+    snprintf(cfg->broker_bin, sizeof(cfg->broker_bin), "/usr/sbin/mosquitto");
+    snprintf(cfg->mqtt_bind, sizeof(cfg->mqtt_bind), "127.0.0.1");
     const char *dd = getenv("FLEETD_DATA_DIR");
     if (dd && *dd && set_str("FLEETD_DATA_DIR", dd, cfg->data_dir, sizeof(cfg->data_dir), err))
         return err->code;

@@ -10,6 +10,11 @@
 #include "ca.h"
 #include "core.h"
 
+/* broker = auto runs the broker when its binary and the plugin exist (and
+ * keeps serving REST when it cannot start); on makes a failure to start
+ * fatal; off never starts it. */
+enum broker_mode { BROKER_AUTO = 0, BROKER_ON, BROKER_OFF };
+
 struct daemon_config {
     struct fl_config core;  /* region, account id, endpoint host, mqtt port */
     char data_dir[512];     /* FLEETD_DATA_DIR, default ./var */
@@ -24,6 +29,12 @@ struct daemon_config {
     enum ca_key_type device_key_type; /* FLEETD_DEVICE_KEY_TYPE rsa|ec, default rsa (CreateKeysAndCertificate) */
     int device_cert_days;             /* FLEETD_DEVICE_CERT_DAYS, default 365 */
     char server_sans[1024];           /* FLEETD_SERVER_SANS, comma list; "" = localhost,127.0.0.1[,endpoint_host] */
+    /* the MQTT broker fleetd supervises (broker.h); the port is core.mqtt_port */
+    enum broker_mode broker;  /* FLEETD_BROKER on|off|auto, default auto */
+    char broker_bin[512];     /* FLEETD_BROKER_BIN, default /usr/sbin/mosquitto */
+    char broker_plugin[512];  /* FLEETD_BROKER_PLUGIN, "" = mosquitto_fleet.so beside the fleetd binary */
+    char broker_wrapper[512]; /* FLEETD_BROKER_WRAPPER, command prefix (e.g. valgrind ...), default "" */
+    char mqtt_bind[64];       /* FLEETD_MQTT_BIND, IP address of the TLS listener, default 127.0.0.1 */
 };
 
 /* Loads defaults, the config file and the environment into cfg. Returns

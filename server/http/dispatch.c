@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "keys.h"
+#include "kick.h"
 #include "routes.h"
 #include "sigv4.h"
 
@@ -82,7 +83,7 @@ static enum fl_code decode_query(struct http_req *req)
 
 static enum fl_code decode_body(struct http_req *req)
 {
-    if (req->body_len == 0)
+    if (req->body_len == 0 || (req->route->flags & RF_RAW_BODY))
         return FL_OK;
     json_error_t jerr;
     req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -137,7 +138,14 @@ void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp 
          * writer and are committed in groups. Answer only once committed. */
         struct fl_core *reader = req->core;
         req->core = core_pool_acquire_writer(app->pool);
+        req->core->outbox_pending = 0;
         rc = req->route->handler(req, resp);
+        /* The flag is read while this thread still holds the writer (the
+         * next holder clears it); the kick goes out only once the batch
+         * holding this operation has committed, or the plugin could read
+         * the outbox before the row is visible. */
+        int kick = rc == FL_OK && req->core->outbox_pending;
+        req->core->outbox_pending = 0;
         struct fl_err cerr;
         fl_err_clear(&cerr);
         enum fl_code crc = core_pool_release_writer(app->pool, req->core, &cerr);
@@ -146,8 +154,14 @@ void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp 
             req->err = cerr;
             rc = crc;
         }
+        if (kick && crc == FL_OK)
+            kick_send(app->kick);
     } else if (rc == FL_OK) {
+        req->core->outbox_pending = 0;
         rc = req->route->handler(req, resp);
+        if (rc == FL_OK && req->core->outbox_pending)
+            kick_send(app->kick);
+        req->core->outbox_pending = 0;
     }
     if (rc != FL_OK) {
         if (req->err.code == FL_OK)

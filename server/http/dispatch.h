@@ -9,12 +9,14 @@
 #include "http.h"
 
 struct core_pool;
+struct kick;
 
 struct http_app {
     struct core_pool *pool;
-    size_t max_body;     /* bytes; larger bodies are 413 */
-    int auth_disabled;   /* tests and fuzzers only: skip SigV4 */
-    int log_requests;    /* one line per request on the core log */
+    size_t max_body;   /* bytes; larger bodies are 413 */
+    int auth_disabled; /* tests and fuzzers only: skip SigV4 */
+    int log_requests;  /* one line per request on the core log */
+    struct kick *kick; /* wakes the broker after outbox writes (kick.h); NULL: no broker */
 };
 
 /* Handles one complete request: always fills resp (status, body, headers)

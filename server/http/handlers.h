@@ -83,4 +83,10 @@ enum fl_code h_list_targets_for_policy(struct http_req *req, struct http_resp *r
 enum fl_code h_get_effective_policies(struct http_req *req, struct http_resp *resp);
 enum fl_code h_test_authorization(struct http_req *req, struct http_resp *resp);
 
+/* h_connectivity.c */
+enum fl_code h_get_thing_connectivity_data(struct http_req *req, struct http_resp *resp);
+
+/* h_data.c (iot-data plane) */
+enum fl_code h_publish(struct http_req *req, struct http_resp *resp);
+
 #endif

@@ -98,6 +98,11 @@ const struct route routes_table[] = {
     {"POST", "/untag", IOT, "UntagResource", h_untag_resource, 0},
     {"GET", "/tags", IOT, "ListTagsForResource", h_list_tags_for_resource, RF_READ},
     {"GET", "/endpoint", IOT, "DescribeEndpoint", h_describe_endpoint, RF_READ},
+    /* connectivity (kept by the broker plugin) */
+    {"POST", "/things/{thingName}/connectivity-data", IOT, "GetThingConnectivityData",
+     h_get_thing_connectivity_data, RF_READ},
+    /* iot-data: the topic is one percent-encoded segment ('/' as %2F) */
+    {"POST", "/topics/{topic}", PLANE_DATA, "Publish", h_publish, RF_RAW_BODY},
 };
 
 const int routes_count = (int)(sizeof(routes_table) / sizeof(routes_table[0]));

@@ -7,7 +7,8 @@
 #include "http.h"
 
 enum route_flags {
-    RF_READ = 1, /* a Describe/List/Get/Search operation: read-only keys may call it */
+    RF_READ = 1,     /* a Describe/List/Get/Search operation: read-only keys may call it */
+    RF_RAW_BODY = 2, /* the body is the payload itself (iot-data Publish): not parsed as JSON */
 };
 
 struct route {

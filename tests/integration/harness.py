@@ -116,7 +116,8 @@ class Fleetd:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="fleetd-it-")
         fd, self.stderr_path = tempfile.mkstemp(prefix=os.path.basename(self.data_dir) + "-", suffix=".stderr")
         os.close(fd)
-        self.env = _child_env(self.data_dir, dict(extra_env or {}, FLEETD_HTTP_PORT="0"))
+        # a free MQTT port too: several fleetd (each with its broker) run at once
+        self.env = _child_env(self.data_dir, dict({"FLEETD_MQTT_PORT": "0"}, **dict(extra_env or {}, FLEETD_HTTP_PORT="0")))
         if not self.own_dir:
             try:
                 os.unlink(os.path.join(self.data_dir, "connection.json"))

@@ -20,6 +20,9 @@ int main(void)
     srunner_add_suite(sr, principals_suite());
     srunner_add_suite(sr, policies_suite());
     srunner_add_suite(sr, policy_eval_suite());
+    srunner_add_suite(sr, plugin_suite());
+    srunner_add_suite(sr, outbox_suite());
+    srunner_add_suite(sr, broker_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -16,5 +16,8 @@ Suite *certificates_suite(void); /* check_certificates.c */
 Suite *principals_suite(void);   /* check_principals.c */
 Suite *policies_suite(void);     /* check_policies.c */
 Suite *policy_eval_suite(void);  /* check_policy_eval.c */
+Suite *plugin_suite(void);       /* check_plugin.c: broker-plugin/ with a fake broker */
+Suite *outbox_suite(void);       /* check_outbox.c: outbox, connectivity, outbox hooks, kick.c */
+Suite *broker_suite(void);       /* check_broker.c: broker.c config/decisions, cli_device default policy */
 
 #endif

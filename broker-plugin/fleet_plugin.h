@@ -1,0 +1,270 @@
+/*
+ * fleet_plugin.h - the one internal header of mosquitto_fleet.so: the
+ * plugin state (struct fp_plugin, reached through the callbacks' userdata;
+ * the plugin has no static state), the per-client context (struct fp_ctx)
+ * and the functions the plugin's files share, one banner per file.
+ *
+ * Everything runs on the broker's only thread. The per-message path
+ * (acl_cb.c) reads contexts and compiled policies and never allocates or
+ * touches SQL; everything that does (connect, the outbox, connectivity
+ * writes) happens in BASIC_AUTH, CONTROL and rate-limited TICK work.
+ */
+#ifndef FP_FLEET_PLUGIN_H
+#define FP_FLEET_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "policy_eval.h"
+
+#define FP_EXPORT __attribute__((visibility("default")))
+
+#define FP_CLIENT_ID_MAX 128  /* AWS IoT: client ids are at most 128 bytes */
+#define FP_DRAIN_MS 500       /* safety-net outbox drain from TICK */
+#define FP_FLUSH_MS 250       /* connectivity batch flush from TICK */
+#define FP_BUSY_MS 5          /* SQLite busy timeout on the broker thread */
+#define FP_SESSION_TTL_S 3600 /* keep an offline persistent session's context (AWS default expiry) */
+#define FP_WORK_BUDGET_MS 20  /* recompiles per TICK before yielding to clients */
+#define FP_OUTBOX_BATCH 256   /* outbox rows per read */
+#define FP_QUEUE_MAX 65536    /* pending connectivity updates kept while the database is busy */
+
+enum fp_state {
+    FP_LIVE = 1, /* connected, the current connection of its client id */
+    FP_GONE,     /* disconnected, or superseded by a newer connection with the same client id
+                  * (a takeover); freed by the sweep, an offline persistent session after its TTL */
+};
+
+/* AWS disconnectReason values the broker can tell apart. */
+enum fp_reason {
+    FP_R_NONE = 0,
+    FP_R_CLIENT_INITIATED,   /* CLIENT_INITIATED_DISCONNECT */
+    FP_R_CONNECTION_LOST,    /* CONNECTION_LOST */
+    FP_R_DUPLICATE_CLIENTID, /* DUPLICATE_CLIENTID */
+    FP_R_SERVER_INITIATED,   /* SERVER_INITIATED_DISCONNECT */
+    FP_R_KEEP_ALIVE_TIMEOUT, /* MQTT_KEEP_ALIVE_TIMEOUT */
+    FP_R_AUTH_ERROR,         /* AUTH_ERROR */
+    FP_R_CLIENT_ERROR,       /* CLIENT_ERROR */
+    FP_R_FORBIDDEN_ACCESS,   /* FORBIDDEN_ACCESS */
+    FP_R_COUNT
+};
+
+/* One client connection (or offline persistent session) the plugin
+ * authenticated. Keyed by client id in struct fp_clients; the connection
+ * pointer tells a context from the one it superseded (mosquitto reuses
+ * struct mosquitto addresses at once, so never key by pointer alone). */
+struct fp_ctx {
+    struct fp_ctx *next;    /* hash chain, newest first */
+    struct fp_ctx *gnext;   /* sweep list (FP_GONE only) */
+    const void *conn;       /* the struct mosquitto * of this connection */
+    struct policy_set *set; /* compiled policies; NULL = deny everything */
+    uint64_t gen;           /* unique and increasing: presence versionNumber, deferred work */
+    int64_t connected_ms;   /* wall clock */
+    int64_t expire_ms;      /* FP_GONE: free after this (monotonic clock) */
+    uint32_t hash;
+    uint8_t state;    /* enum fp_state */
+    uint8_t internal; /* fleetd over the unix socket: trusted */
+    uint8_t durable;  /* clean session false: the broker keeps the session after disconnect */
+    uint8_t kick;     /* disconnect it from the next TICK */
+    uint8_t stale;    /* re-check certificate and recompile policies from TICK */
+    uint8_t reason;   /* enum fp_reason decided by the plugin (kick, auth), or NONE */
+    uint8_t hint;     /* enum fp_reason learnt from the broker's log line, or NONE */
+    char cert_id[65]; /* certificateId (hex SHA-256 of the DER); "" for internal clients */
+    char session_id[37];
+    char ip[48];
+    char client_id[]; /* NUL-terminated */
+};
+
+struct fp_clients {
+    struct fp_ctx **buckets;
+    uint32_t mask;       /* buckets - 1 (a power of two) */
+    uint32_t count;      /* contexts in the table (every state) */
+    uint32_t live;       /* FP_LIVE device contexts */
+    struct fp_ctx *gone; /* FP_GONE contexts, for the sweep */
+};
+
+/* A connectivity change waiting for the batched write. */
+struct fp_conn_update {
+    char thing[FP_CLIENT_ID_MAX + 1];
+    char session[37];
+    char principal[65];
+    int64_t ts_ms;
+    uint8_t connected;
+    uint8_t reason; /* enum fp_reason */
+};
+
+struct fp_options {
+    char db_path[1024];  /* plugin_opt_db_path (required) */
+    char socket[512];    /* plugin_opt_socket: the unix-socket listener of fleetd; "" = none */
+    char broker_id[64];  /* plugin_opt_broker_id: outbox cursor name */
+    char region[32];     /* plugin_opt_region */
+    char account_id[16]; /* plugin_opt_account_id */
+    int busy_ms;         /* plugin_opt_busy_timeout_ms */
+    int session_ttl_s;   /* plugin_opt_session_ttl_s */
+    int drain_ms;        /* plugin_opt_drain_interval_ms */
+};
+
+struct fp_stats {
+    uint64_t auth_ok, auth_denied, acl_checks, acl_denied, kicks, rows, recompiles, flushes;
+};
+
+struct fp_plugin {
+    void *id; /* mosquitto_plugin_id_t * */
+    struct fl_core *core;
+    int own_core; /* core opened by plugin_open, closed by plugin_close */
+    struct fp_options opt;
+    struct fp_clients clients;
+    /* monotonic milliseconds, for rate limits and TTLs (tests replace it) */
+    int64_t (*mono_ms)(void *ctx);
+    void *mono_ctx;
+    uint64_t gen;
+    int64_t cursor;     /* last outbox id handled */
+    int cursor_loaded;  /* cursor read from the database */
+    int64_t drained_to; /* last id handled in the current drain (saved as the cursor) */
+    int64_t last_drain; /* monotonic ms */
+    int64_t last_flush;
+    int64_t last_sweep;
+    uint32_t kicks_pending;
+    uint32_t stale_pending;
+    uint32_t stale_bucket; /* where the budgeted recompile scan resumes */
+    int64_t saved_cursor;  /* cursor value last written to the database */
+    int drain_more;        /* the last drain stopped at its bound: drain again next tick */
+    /* certificates named by the cert_status / authz rows of one outbox read
+     * (recompiled after the read, outside its transaction) */
+    char targets[FP_OUTBOX_BATCH][65];
+    size_t ntargets;
+    int target_all;
+    struct fp_conn_update *q;
+    size_t qn, qcap;
+    struct fp_stats stats;
+};
+
+/* ==== plugin.c: entry points, options, lifecycle ========================== */
+
+/* Fills o with defaults, then applies the key/value options (keys without
+ * the "plugin_opt_" prefix). Unknown keys are an error (a typo must not
+ * silently open the wrong database). Returns 0, or -1 with msg filled. */
+struct mosquitto_opt;
+int plugin_parse_options(struct fp_options *o, const struct mosquitto_opt *opts, int n, char *msg,
+                         size_t msglen);
+
+/* Sets up p over core (borrowed when own is 0, else closed by
+ * plugin_close), marks every thing offline, loads the outbox cursor.
+ * Returns FL_OK or an error (err filled). */
+enum fl_code plugin_open(struct fp_plugin *p, const struct fp_options *o, struct fl_core *core, int own,
+                         struct fl_err *err);
+/* Flushes what is queued, marks every thing offline, frees every context
+ * and closes an owned core. p can be opened again. */
+void plugin_close(struct fp_plugin *p);
+int64_t plugin_mono_ms(struct fp_plugin *p);
+
+/* ==== clients.c: the context table ======================================== */
+
+/* 1 when id may be a device's client id: 1..128 bytes, none of '+', '#',
+ * '/' (they would act as wildcards or levels once substituted into topic
+ * filters, G14). */
+int clients_id_ok(const char *id);
+
+/* The context of connection conn with client id id (newest first; FP_GONE
+ * ones included), or NULL. No allocation. */
+struct fp_ctx *clients_find(const struct fp_clients *t, const void *conn, const char *id);
+/* The newest context with client id id that is FP_LIVE, or NULL. */
+struct fp_ctx *clients_live(const struct fp_clients *t, const char *id);
+/* The newest context with client id id in any state, or NULL. */
+struct fp_ctx *clients_newest(const struct fp_clients *t, const char *id);
+
+/* Allocates a context for id (gen from p, state FP_LIVE, no set) and
+ * inserts it at the head of its chain. NULL when out of memory. */
+struct fp_ctx *clients_add(struct fp_plugin *p, const void *conn, const char *id);
+/* Moves ctx to FP_GONE and onto the sweep list, to be freed once
+ * expire_ms (monotonic) has passed. */
+void clients_retire(struct fp_plugin *p, struct fp_ctx *ctx, int64_t expire_ms);
+/* Frees FP_GONE contexts whose time has come (all of them when force).
+ * Returns how many were freed. */
+size_t clients_sweep(struct fp_plugin *p, int force);
+/* Frees every context and the table. */
+void clients_free_all(struct fp_clients *t);
+
+/* Compiles the policies of certificate cert_id for client id and source
+ * address ip (NULL or "": unknown) into *out (policies_compile_for_principal)
+ * and checks iot:Connect for the client id: FL_ACCESS_DENIED when not
+ * allowed (*out then NULL). Returns FL_OK, FL_ACCESS_DENIED, FL_NOT_FOUND
+ * (certificate gone), FL_MALFORMED_POLICY, or a store error
+ * (FL_UNAVAILABLE = busy, retry). */
+enum fl_code clients_compile(struct fp_plugin *p, const char *cert_id, const char *id, const char *ip,
+                             struct policy_set **out, struct fl_err *err);
+
+/* Marks every context whose certificate is cert_id (NULL: every context)
+ * for a re-check by clients_refresh_stale. Returns how many. */
+size_t clients_mark_stale(struct fp_plugin *p, const char *cert_id);
+/* Same for the certificates targets[0..n) (sorted here), or every context
+ * when all. */
+size_t clients_mark_stale_set(struct fp_plugin *p, char (*targets)[65], size_t n, int all);
+
+/* Calls fn for every context, in bucket order; fn must not add or free
+ * contexts (retiring is fine). Stops when fn returns non-zero and returns
+ * that value. */
+typedef int (*clients_fn)(struct fp_plugin *p, struct fp_ctx *ctx, void *arg);
+int clients_each(struct fp_plugin *p, clients_fn fn, void *arg);
+
+/* Bytes held for ctx: the context and its compiled policy set. */
+size_t clients_ctx_bytes(const struct fp_ctx *ctx);
+
+/* Re-checks and recompiles stale contexts (certificate usable, policies,
+ * iot:Connect) until budget_ms (monotonic) is spent; unusable
+ * certificates and failed compiles deny everything and are kicked.
+ * Returns FL_OK, or FL_UNAVAILABLE when the store was busy (retry). */
+enum fl_code clients_refresh_stale(struct fp_plugin *p, int64_t budget_ms);
+
+/* ==== auth_cb.c: MOSQ_EVT_BASIC_AUTH ====================================== */
+
+int auth_cb_basic(int event, void *event_data, void *userdata);
+
+/* ==== acl_cb.c: MOSQ_EVT_ACL_CHECK ======================================== */
+
+int acl_cb_check(int event, void *event_data, void *userdata);
+/* The decision for ctx (NULL = unknown client): MOSQ_ERR_SUCCESS or
+ * MOSQ_ERR_ACL_DENIED. access is MOSQ_ACL_*. No allocation, no SQL. */
+int acl_cb_decide(const struct fp_ctx *ctx, int access, const char *topic, bool retain);
+/* Learns a disconnect reason from a broker log line ("Client X
+ * disconnected." ...) delivered to an internal subscriber of
+ * $SYS/broker/log/#. Returns the reason found, or FP_R_NONE. */
+enum fp_reason acl_cb_log_line(struct fp_plugin *p, const char *line, size_t len);
+
+/* ==== control_cb.c: MOSQ_EVT_CONTROL and the outbox ======================= */
+
+int control_cb_kick(int event, void *event_data, void *userdata);
+/* Handles outbox rows after the cursor (publish, cert_status, authz), then
+ * saves the cursor. Kicks are only marked here (TICK performs them).
+ * Returns FL_OK, or a store error (the rest is retried later). */
+enum fl_code control_cb_drain(struct fp_plugin *p);
+
+/* ==== tick_cb.c: MOSQ_EVT_TICK ============================================= */
+
+int tick_cb(int event, void *event_data, void *userdata);
+/* The TICK work, callable from tests: drain when due (or when forced),
+ * recompile stale contexts, kick, flush connectivity, sweep. */
+void tick_cb_run(struct fp_plugin *p, int force);
+
+/* ==== presence.c: connectivity and presence events ======================== */
+
+int presence_cb_disconnect(int event, void *event_data, void *userdata);
+/* AWS name of a reason ("CONNECTION_LOST" ...); NULL for FP_R_NONE. */
+const char *presence_reason_name(enum fp_reason r);
+/* Publishes $aws/events/presence/connected/<id> and queues the
+ * connectivity update. */
+void presence_connected(struct fp_plugin *p, const struct fp_ctx *ctx);
+/* Publishes .../disconnected/<id> with reason; queues the connectivity
+ * update unless queue_update is 0 (a takeover: the thing stays connected). */
+void presence_disconnected(struct fp_plugin *p, const struct fp_ctx *ctx, enum fp_reason reason,
+                           int queue_update);
+/* Builds a presence payload into buf; returns its length, or 0 when it
+ * does not fit. */
+size_t presence_payload(char *buf, size_t cap, const struct fp_ctx *ctx, int connected, int64_t ts_ms,
+                        enum fp_reason reason);
+/* Writes queued connectivity updates in one transaction. Returns FL_OK or
+ * the store error (then the queue is kept for the next try). */
+enum fl_code presence_flush(struct fp_plugin *p);
+
+#endif
