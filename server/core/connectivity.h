@@ -26,7 +26,8 @@ struct connectivity_update {
 enum fl_code connectivity_write_batch(struct fl_core *c, const struct connectivity_update *u, int n,
                                       struct fl_err *err);
 /* Marks every thing disconnected (broker start/stop), reason given. */
-enum fl_code connectivity_all_offline(struct fl_core *c, int64_t now_ms, const char *reason, struct fl_err *err);
+enum fl_code connectivity_all_offline(struct fl_core *c, int64_t now_ms, const char *reason,
+                                      struct fl_err *err);
 /* GetThingConnectivityData: *out = {"thingName","connected","timestamp","disconnectReason"?}
  * (timestamp as an epoch-seconds number, jx_time); FL_NOT_FOUND for an unknown thing. */
 enum fl_code connectivity_get(struct fl_core *c, const char *thing_name, json_t **out, struct fl_err *err);

@@ -99,8 +99,7 @@ void core_arn(const struct fl_core *c, char *out, size_t outlen, const char *kin
 const char *core_arn_name(const struct fl_core *c, const char *arn, const char *kind)
 {
     char prefix[128];
-    int n = snprintf(prefix, sizeof(prefix), "arn:aws:iot:%s:%s:%s/", c->cfg.region, c->cfg.account_id,
-                     kind);
+    int n = snprintf(prefix, sizeof(prefix), "arn:aws:iot:%s:%s:%s/", c->cfg.region, c->cfg.account_id, kind);
     if (n <= 0 || (size_t)n >= sizeof(prefix) || strncmp(arn, prefix, (size_t)n) != 0)
         return NULL;
     return arn[n] ? arn + n : NULL;
@@ -120,8 +119,8 @@ void core_log(struct fl_core *c, enum fl_log_level lvl, const char *fmt, ...)
 
 /* ---- pool ---------------------------------------------------------------- */
 
-#define BATCH_MAX 64       /* operations per group commit */
-#define BATCH_RESULTS 256  /* ring of recent batch outcomes */
+#define BATCH_MAX 64      /* operations per group commit */
+#define BATCH_RESULTS 256 /* ring of recent batch outcomes */
 
 struct core_pool {
     pthread_mutex_t lock;
@@ -144,13 +143,13 @@ struct core_pool {
     int wwaiting;              /* threads waiting for the writer */
     int batch_open;
     int batch_ops;
-    uint64_t batch_id;         /* id of the open (or next) batch */
-    uint64_t committed_id;     /* last batch committed, or failed */
+    uint64_t batch_id;     /* id of the open (or next) batch */
+    uint64_t committed_id; /* last batch committed, or failed */
     enum fl_code results[BATCH_RESULTS];
 };
 
-enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg,
-                            const char *db_path, struct fl_err *err)
+enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg, const char *db_path,
+                            struct fl_err *err)
 {
     struct core_pool *p = calloc(1, sizeof(*p));
     if (p == NULL)

@@ -21,10 +21,10 @@ struct ca;
 
 /* Settings that shape what libfleet answers (ARNs, endpoints, limits). */
 struct fl_config {
-    char region[32];        /* "us-east-1" */
-    char account_id[16];    /* 12 digits */
+    char region[32];         /* "us-east-1" */
+    char account_id[16];     /* 12 digits */
     char endpoint_host[256]; /* host devices and SDKs are told to use */
-    int mqtt_port;          /* reserved for the broker (DescribeEndpoint) */
+    int mqtt_port;           /* reserved for the broker (DescribeEndpoint) */
 };
 
 struct fl_clock {
@@ -85,8 +85,8 @@ void core_log(struct fl_core *c, enum fl_log_level lvl, const char *fmt, ...)
 
 /* A fixed set of cores over one database, for a multi-threaded process. */
 struct core_pool;
-enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg,
-                            const char *db_path, struct fl_err *err);
+enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_config *cfg, const char *db_path,
+                            struct fl_err *err);
 /* Blocks until a core is free. Never returns NULL. */
 struct fl_core *core_pool_acquire(struct core_pool *p);
 /* The pool's single writer core, for operations that write: blocks until it

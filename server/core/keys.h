@@ -10,7 +10,7 @@
 
 #include "core.h"
 
-#define KEYS_ID_LEN 20     /* "AKIA" + 16 */
+#define KEYS_ID_LEN 20 /* "AKIA" + 16 */
 #define KEYS_SECRET_LEN 40
 
 struct key_pair {

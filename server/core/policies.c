@@ -196,7 +196,7 @@ static enum fl_code notify_cert(struct fl_core *c, const char *id, struct fl_err
 {
     char low[65];
     size_t i = 0;
-    for (; id[i] && i < 64; i++)
+    for (; i < 64 && id[i]; i++)
         low[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
     low[i] = '\0';
     return outbox_append_tx(c, OUTBOX_AUTHZ, low, NULL, NULL, 0, 0, 0, err);

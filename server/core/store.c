@@ -29,8 +29,8 @@ struct store {
     pthread_mutex_t *write_lock;
     int in_write;
     int in_tx;
-    int batch;    /* a group-commit transaction is open (store_batch_begin) */
-    int in_save;  /* an operation's savepoint is open inside the batch */
+    int batch;   /* a group-commit transaction is open (store_batch_begin) */
+    int in_save; /* an operation's savepoint is open inside the batch */
     struct stmt_slot cache[STMT_CACHE];
 };
 
@@ -102,8 +102,7 @@ static enum fl_code migrate(struct store *st, struct fl_err *err)
     return store_end(st, rc, err);
 }
 
-enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *write_lock,
-                        struct fl_err *err)
+enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *write_lock, struct fl_err *err)
 {
     struct store *st = calloc(1, sizeof(*st));
     if (st == NULL)

@@ -9,14 +9,15 @@
 
 #include "jx.h"
 
-static const char SQL_INSERT[] = "INSERT INTO access_keys(access_key_id, secret, read_only, bootstrap, created_at) "
-                                 "VALUES (?, ?, ?, ?, ?)";
+static const char SQL_INSERT[] =
+    "INSERT INTO access_keys(access_key_id, secret, read_only, bootstrap, created_at) "
+    "VALUES (?, ?, ?, ?, ?)";
 static const char SQL_GET[] =
     "SELECT secret, read_only FROM access_keys WHERE access_key_id = ? AND revoked_at IS NULL";
 static const char SQL_BOOTSTRAP[] = "SELECT access_key_id, secret, read_only FROM access_keys "
                                     "WHERE bootstrap = 1 AND revoked_at IS NULL ORDER BY created_at LIMIT 1";
-static const char SQL_LIST[] =
-    "SELECT access_key_id, read_only, created_at, revoked_at FROM access_keys ORDER BY created_at, access_key_id";
+static const char SQL_LIST[] = "SELECT access_key_id, read_only, created_at, revoked_at FROM access_keys "
+                               "ORDER BY created_at, access_key_id";
 static const char SQL_REVOKE[] =
     "UPDATE access_keys SET revoked_at = ? WHERE access_key_id = ? AND revoked_at IS NULL";
 

@@ -88,8 +88,7 @@ static enum fl_code check_attributes(json_t *attrs, int count_limit, struct fl_e
                           THING_GROUPS_MAX_ATTRS);
     const char *k;
     json_t *v;
-    json_object_foreach(attrs, k, v)
-    {
+    json_object_foreach (attrs, k, v) {
         enum fl_code rc = validate_attr_name("thingGroupProperties.attributePayload.attributes", k, err);
         if (rc)
             return rc;
@@ -317,8 +316,7 @@ static char *updated_attrs(const char *old_json, const struct thing_group_props 
     }
     const char *k;
     json_t *v;
-    json_object_foreach(p->attributes, k, v)
-    {
+    json_object_foreach (p->attributes, k, v) {
         if (json_string_length(v) == 0)
             json_object_del(cur, k);
         else
@@ -727,8 +725,7 @@ static enum fl_code check_names(json_t *list, const char *field, struct fl_err *
         return fl_err_set(err, FL_INVALID_REQUEST, "Invalid type for parameter %s: expected a list", field);
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v)
-    {
+    json_array_foreach (list, i, v) {
         if (!json_is_string(v))
             return fl_err_set(err, FL_INVALID_REQUEST,
                               "Invalid type for parameter %s[%zu]: expected a string", field, i);
@@ -757,8 +754,7 @@ enum fl_code thing_groups_update_for_thing(struct fl_core *c, const char *thing_
     json_t *v;
     struct store_group g;
     if (to_remove && rc == FL_OK) {
-        json_array_foreach(to_remove, i, v)
-        {
+        json_array_foreach (to_remove, i, v) {
             int removed = 0;
             const char *name = json_string_value(v);
             rc = store_groups_get(c->st, name, 0, &g, err);
@@ -771,8 +767,7 @@ enum fl_code thing_groups_update_for_thing(struct fl_core *c, const char *thing_
         }
     }
     if (to_add && rc == FL_OK) {
-        json_array_foreach(to_add, i, v)
-        {
+        json_array_foreach (to_add, i, v) {
             const char *name = json_string_value(v);
             rc = store_groups_get(c->st, name, 0, &g, err);
             if (rc == FL_NOT_FOUND)

@@ -82,8 +82,7 @@ static enum fl_code parse_mqtt5(json_t *m, char **out, struct fl_err *err)
         json_object_set_new(canon, "propagatingAttributes", arr);
         size_t i;
         json_t *e;
-        json_array_foreach(list, i, e)
-        {
+        json_array_foreach (list, i, e) {
             if (!json_is_object(e)) {
                 rc = fl_err_set(err, FL_INVALID_REQUEST,
                                 "Invalid type for parameter " PROPS
@@ -145,8 +144,7 @@ static enum fl_code parse_props(json_t *props, struct props *p, struct fl_err *e
                               THING_TYPES_MAX_SEARCHABLE);
         size_t i;
         json_t *e;
-        json_array_foreach(search, i, e)
-        {
+        json_array_foreach (search, i, e) {
             if (!json_is_string(e))
                 return fl_err_set(
                     err, FL_INVALID_REQUEST,

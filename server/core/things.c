@@ -52,8 +52,7 @@ static enum fl_code check_attrs(json_t *attrs, int *nonempty, struct fl_err *err
                           ATTRS_FIELD);
     const char *k;
     json_t *v;
-    json_object_foreach(attrs, k, v)
-    {
+    json_object_foreach (attrs, k, v) {
         enum fl_code rc = validate_attr_name(ATTRS_FIELD ".key", k, err);
         if (rc)
             return rc;
@@ -155,8 +154,7 @@ static enum fl_code create_tx(struct fl_core *c, const struct things_create_in *
     if (in->attributes) {
         const char *k;
         json_t *v;
-        json_object_foreach(in->attributes, k, v)
-        {
+        json_object_foreach (in->attributes, k, v) {
             if (json_string_length(v) == 0)
                 continue;
             if ((rc = store_things_attr_set(c->st, t.row_id, t.name, k, json_string_value(v), err)))
@@ -273,8 +271,7 @@ static enum fl_code update_tx(struct fl_core *c, const struct things_update_in *
             return rc;
         const char *k;
         json_t *v;
-        json_object_foreach(in->attributes, k, v)
-        {
+        json_object_foreach (in->attributes, k, v) {
             if (json_string_length(v) == 0)
                 rc = in->merge ? store_things_attr_del(c->st, t.row_id, k, err) : FL_OK;
             else
@@ -329,7 +326,8 @@ static enum fl_code delete_unattached(struct fl_core *c, const struct store_thin
         return rc;
     if (n > 0)
         return fl_err_set(err, FL_INVALID_REQUEST,
-                          "Cannot delete thing %s: it has %d principal(s) attached; detach them first", t->name, n);
+                          "Cannot delete thing %s: it has %d principal(s) attached; detach them first",
+                          t->name, n);
     return store_things_delete(c->st, t->row_id, err);
 }
 

@@ -18,8 +18,8 @@ static enum fl_code set_int(const char *key, const char *v, long min, long max, 
     errno = 0;
     long x = strtol(v, &end, 10);
     if (errno || end == v || *end != '\0' || x < min || x > max)
-        return fl_err_set(err, FL_INVALID_REQUEST, "config: %s must be an integer in %ld..%ld, got '%.64s'", key,
-                          min, max, v);
+        return fl_err_set(err, FL_INVALID_REQUEST, "config: %s must be an integer in %ld..%ld, got '%.64s'",
+                          key, min, max, v);
     *out = x;
     return FL_OK;
 }
@@ -204,12 +204,24 @@ static enum fl_code load_file(struct daemon_config *cfg, const char *path, int m
 
 enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
 {
-    static const char *const env_keys[] = {"region",           "account_id",       "endpoint_host",
-                                           "http_bind",        "http_port",        "mqtt_port",
-                                           "http_threads",     "max_body_bytes",   "log_requests",
-                                           "ca_key_type",      "device_key_type",  "device_cert_days",
-                                           "server_sans",      "broker",           "broker_bin",
-                                           "broker_plugin",    "broker_wrapper",   "mqtt_bind",
+    static const char *const env_keys[] = {"region",
+                                           "account_id",
+                                           "endpoint_host",
+                                           "http_bind",
+                                           "http_port",
+                                           "mqtt_port",
+                                           "http_threads",
+                                           "max_body_bytes",
+                                           "log_requests",
+                                           "ca_key_type",
+                                           "device_key_type",
+                                           "device_cert_days",
+                                           "server_sans",
+                                           "broker",
+                                           "broker_bin",
+                                           "broker_plugin",
+                                           "broker_wrapper",
+                                           "mqtt_bind",
                                            NULL};
     memset(cfg, 0, sizeof(*cfg));
     core_config_defaults(&cfg->core);

@@ -16,19 +16,20 @@
 enum broker_mode { BROKER_AUTO = 0, BROKER_ON, BROKER_OFF };
 
 struct daemon_config {
-    struct fl_config core;  /* region, account id, endpoint host, mqtt port */
-    char data_dir[512];     /* FLEETD_DATA_DIR, default ./var */
-    char config_file[600];  /* FLEETD_CONFIG, default DATA_DIR/fleetd.conf when it exists */
-    char http_bind[64];     /* FLEETD_HTTP_BIND, default 127.0.0.1 */
-    int http_port;          /* FLEETD_HTTP_PORT, default 8080; 0 = ephemeral */
-    int http_threads;       /* FLEETD_HTTP_THREADS, default 4 */
-    size_t max_body;        /* FLEETD_MAX_BODY_BYTES, default 1 MiB */
-    int log_requests;       /* FLEETD_LOG_REQUESTS, default 0 */
+    struct fl_config core; /* region, account id, endpoint host, mqtt port */
+    char data_dir[512];    /* FLEETD_DATA_DIR, default ./var */
+    char config_file[600]; /* FLEETD_CONFIG, default DATA_DIR/fleetd.conf when it exists */
+    char http_bind[64];    /* FLEETD_HTTP_BIND, default 127.0.0.1 */
+    int http_port;         /* FLEETD_HTTP_PORT, default 8080; 0 = ephemeral */
+    int http_threads;      /* FLEETD_HTTP_THREADS, default 4 */
+    size_t max_body;       /* FLEETD_MAX_BODY_BYTES, default 1 MiB */
+    int log_requests;      /* FLEETD_LOG_REQUESTS, default 0 */
     /* the built-in CA (DATA_DIR/ca) */
-    enum ca_key_type ca_key_type;     /* FLEETD_CA_KEY_TYPE ec|rsa, default ec: key of a new root */
-    enum ca_key_type device_key_type; /* FLEETD_DEVICE_KEY_TYPE rsa|ec, default rsa (CreateKeysAndCertificate) */
-    int device_cert_days;             /* FLEETD_DEVICE_CERT_DAYS, default 365 */
-    char server_sans[1024];           /* FLEETD_SERVER_SANS, comma list; "" = localhost,127.0.0.1[,endpoint_host] */
+    enum ca_key_type ca_key_type; /* FLEETD_CA_KEY_TYPE ec|rsa, default ec: key of a new root */
+    enum ca_key_type
+        device_key_type;    /* FLEETD_DEVICE_KEY_TYPE rsa|ec, default rsa (CreateKeysAndCertificate) */
+    int device_cert_days;   /* FLEETD_DEVICE_CERT_DAYS, default 365 */
+    char server_sans[1024]; /* FLEETD_SERVER_SANS, comma list; "" = localhost,127.0.0.1[,endpoint_host] */
     /* the MQTT broker fleetd supervises (broker.h); the port is core.mqtt_port */
     enum broker_mode broker;  /* FLEETD_BROKER on|off|auto, default auto */
     char broker_bin[512];     /* FLEETD_BROKER_BIN, default /usr/sbin/mosquitto */

@@ -43,8 +43,8 @@ static enum fl_code authenticate(struct http_app *app, struct http_req *req)
     if (rc)
         return rc;
     if (strcmp(auth.region, req->core->cfg.region) != 0)
-        return fl_err_set(&req->err, FL_INVALID_SIGNATURE, "Credential should be scoped to a valid region, not '%.64s'. ",
-                          auth.region);
+        return fl_err_set(&req->err, FL_INVALID_SIGNATURE,
+                          "Credential should be scoped to a valid region, not '%.64s'. ", auth.region);
     req->plane = plane_of(auth.service);
     if (req->plane == 0)
         return fl_err_set(&req->err, FL_INVALID_SIGNATURE,
@@ -88,8 +88,9 @@ static enum fl_code decode_body(struct http_req *req)
     json_error_t jerr;
     req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (req->json == NULL)
-        return fl_err_set(&req->err, FL_INVALID_REQUEST, "Invalid JSON in request body: %s (line %d, column %d)",
-                          jerr.text, jerr.line, jerr.column);
+        return fl_err_set(&req->err, FL_INVALID_REQUEST,
+                          "Invalid JSON in request body: %s (line %d, column %d)", jerr.text, jerr.line,
+                          jerr.column);
     if (!json_is_object(req->json))
         return fl_err_set(&req->err, FL_INVALID_REQUEST, "The request body must be a JSON object");
     return FL_OK;

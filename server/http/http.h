@@ -35,7 +35,7 @@ struct route;
 struct http_req {
     /* Set by the transport. */
     const char *method;
-    const char *path; /* raw, still percent-encoded, without the query */
+    const char *path;                         /* raw, still percent-encoded, without the query */
     struct http_kv query_raw[HTTP_MAX_QUERY]; /* raw, as received */
     int nquery;
     const char *(*header)(void *ctx, const char *name); /* case-insensitive */
@@ -46,9 +46,9 @@ struct http_req {
     /* Set by dispatch before the handler runs. */
     const struct route *route;
     enum http_plane plane;
-    char *params[HTTP_MAX_PARAMS];           /* decoded {param} values, route order */
-    struct http_kv query[HTTP_MAX_QUERY];    /* decoded */
-    json_t *json;                            /* parsed body, NULL when empty */
+    char *params[HTTP_MAX_PARAMS];        /* decoded {param} values, route order */
+    struct http_kv query[HTTP_MAX_QUERY]; /* decoded */
+    json_t *json;                         /* parsed body, NULL when empty */
     char access_key_id[64];
     int read_only;
     struct fl_core *core;
@@ -56,13 +56,13 @@ struct http_req {
 };
 
 struct http_resp {
-    int status;              /* 200 unless the handler says otherwise */
-    json_t *json;            /* body, owned; rendered compactly */
-    char *raw;               /* or a raw body (malloc'd, owned) */
+    int status;   /* 200 unless the handler says otherwise */
+    json_t *json; /* body, owned; rendered compactly */
+    char *raw;    /* or a raw body (malloc'd, owned) */
     size_t raw_len;
     const char *content_type;
-    const char *error_type;  /* x-amzn-ErrorType, set with an error body */
-    char allow[64];          /* Allow header for 405 */
+    const char *error_type; /* x-amzn-ErrorType, set with an error body */
+    char allow[64];         /* Allow header for 405 */
 };
 
 /* A handler decodes req, makes one libfleet call and sets resp->json.

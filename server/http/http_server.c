@@ -65,8 +65,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 {
     size_t len = 0;
     char *body = response_body(resp, &len);
-    struct MHD_Response *r =
-        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
+    struct MHD_Response *r = body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
     if (r == NULL) {
         free(body);
         return MHD_NO;
@@ -157,7 +156,8 @@ static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn, const char *u
     return r;
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
     (void)conn;
@@ -178,7 +178,8 @@ struct http_server *http_server_start(struct http_app *app, const char *bind_add
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
-        fl_err_set(err, FL_INVALID_REQUEST, "invalid bind address %s (an IPv4 address is expected)", bind_addr);
+        fl_err_set(err, FL_INVALID_REQUEST, "invalid bind address %s (an IPv4 address is expected)",
+                   bind_addr);
         return NULL;
     }
     struct http_server *s = calloc(1, sizeof(*s));

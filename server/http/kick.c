@@ -411,7 +411,8 @@ static void *run(void *arg)
             int64_t wake = next_house;
             if (k->fd >= 0 && wake > mono_ms() + KICK_READ_MS)
                 wake = mono_ms() + KICK_READ_MS;
-            struct timespec until = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000L};
+            struct timespec until = {.tv_sec = (time_t)(wake / 1000),
+                                     .tv_nsec = (long)(wake % 1000) * 1000000L};
             pthread_cond_timedwait(&k->cond, &k->lock, &until);
             if (k->stop)
                 break;

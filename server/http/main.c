@@ -115,8 +115,8 @@ static int cmd_keys(const struct daemon_config *cfg, int argc, char **argv)
             fprintf(stderr, "fleetd: %s\n", err.msg);
             rc = 1;
         } else {
-            printf("{\"accessKeyId\": \"%s\", \"secretAccessKey\": \"%s\", \"readOnly\": %s}\n", k.access_key_id,
-                   k.secret, ro ? "true" : "false");
+            printf("{\"accessKeyId\": \"%s\", \"secretAccessKey\": \"%s\", \"readOnly\": %s}\n",
+                   k.access_key_id, k.secret, ro ? "true" : "false");
         }
     } else if (strcmp(argv[0], "list") == 0) {
         json_t *arr = NULL;
@@ -246,8 +246,8 @@ static struct ca *start_ca(const struct daemon_config *cfg, struct core_pool *po
     if (ca == NULL)
         return NULL;
     if (!ca_was_created(ca) && ca_root_key_type(ca) != cfg->ca_key_type)
-        fprintf(stderr, "fleetd: note: the root CA in %s uses %s (ca_key_type applies to new roots only)\n", dir,
-                ca_key_desc(ca));
+        fprintf(stderr, "fleetd: note: the root CA in %s uses %s (ca_key_type applies to new roots only)\n",
+                dir, ca_key_desc(ca));
     if (ensure_server_cert(ca, cfg) != 0) {
         ca_close(ca);
         return NULL;
@@ -267,8 +267,8 @@ static struct ca *start_ca(const struct daemon_config *cfg, struct core_pool *po
 
 /* Makes the bootstrap key on first start and (re)writes the credentials and
  * connection files, which always describe the running endpoint. */
-static int write_client_files(struct fl_core *c, const struct daemon_config *cfg, const char *root_ca_path, int port,
-                              int mqtt_port, int *created)
+static int write_client_files(struct fl_core *c, const struct daemon_config *cfg, const char *root_ca_path,
+                              int port, int mqtt_port, int *created)
 {
     struct key_pair k;
     struct fl_err err;
@@ -288,9 +288,9 @@ static int write_client_files(struct fl_core *c, const struct daemon_config *cfg
              k.access_key_id, k.secret, cfg->core.region);
     if (write_file(path, buf) != 0)
         return -1;
-    json_t *j = json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s}", "apiEndpoint", "http://", cfg->http_bind, "region",
-                          cfg->core.region, "accountId", cfg->core.account_id, "accessKeyId", k.access_key_id,
-                          "secretAccessKey", k.secret, "credentialsFile", path);
+    json_t *j = json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s}", "apiEndpoint", "http://", cfg->http_bind,
+                          "region", cfg->core.region, "accountId", cfg->core.account_id, "accessKeyId",
+                          k.access_key_id, "secretAccessKey", k.secret, "credentialsFile", path);
     char ep[128], root_abs[PATH_MAX];
     snprintf(ep, sizeof(ep), "http://%s:%d", cfg->http_bind, port);
     json_object_set_new(j, "apiEndpoint", json_string(ep));
@@ -403,7 +403,8 @@ static int cmd_serve(const struct daemon_config *given)
     struct kick *kick = kick_create(broker ? broker_paths(broker)->sock : NULL, pool);
     struct http_app app = {
         .pool = pool, .max_body = cfg->max_body, .log_requests = cfg->log_requests, .kick = kick};
-    struct http_server *srv = http_server_start(&app, cfg->http_bind, cfg->http_port, cfg->http_threads, &err);
+    struct http_server *srv =
+        http_server_start(&app, cfg->http_bind, cfg->http_port, cfg->http_threads, &err);
     if (srv == NULL) {
         fprintf(stderr, "fleetd: %s\n", err.msg);
         kick_destroy(kick);
@@ -433,14 +434,14 @@ static int cmd_serve(const struct daemon_config *given)
             "aws iot list-things --endpoint-url http://%s:%d --region %s\n",
             FLEETD_VERSION, cfg->http_bind, port, cfg->core.region, cfg->core.account_id,
             created ? "created admin access key" : "admin access key", cfg->data_dir, cfg->data_dir,
-            ca_was_created(ca) ? "created, " : "", ca_key_desc(ca), ca_root_path(ca), ca_dir(ca), cfg->data_dir,
-            cfg->http_bind, port, cfg->core.region);
+            ca_was_created(ca) ? "created, " : "", ca_key_desc(ca), ca_root_path(ca), ca_dir(ca),
+            cfg->data_dir, cfg->http_bind, port, cfg->core.region);
     if (broker)
         fprintf(stderr,
                 "  MQTT: mqtts://%s:%d, mosquitto %s with %s (log %s)\n"
                 "  a device:  fleetd device create my-device --policy default --out ./devices\n",
-                cfg->core.endpoint_host, broker_port(broker), broker_pid(broker) > 0 ? "running" : "restarting",
-                plugin, broker_paths(broker)->log);
+                cfg->core.endpoint_host, broker_port(broker),
+                broker_pid(broker) > 0 ? "running" : "restarting", plugin, broker_paths(broker)->log);
     else
         fprintf(stderr, "  MQTT: off (%s)\n", why[0] ? why : "the broker could not be prepared");
 
@@ -482,7 +483,8 @@ static int cmd_serve(const struct daemon_config *given)
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - last_sync.tv_sec) * 1000 + (now.tv_nsec - last_sync.tv_nsec) / 1000000 >= CA_SYNC_MS) {
+        if ((now.tv_sec - last_sync.tv_sec) * 1000 + (now.tv_nsec - last_sync.tv_nsec) / 1000000 >=
+            CA_SYNC_MS) {
             last_sync = now;
             c = core_pool_acquire(pool);
             if (broker_sync_cas(broker, c, &err) != FL_OK)
@@ -540,7 +542,8 @@ int main(int argc, char **argv)
 {
     struct daemon_config cfg;
     struct fl_err err;
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0))
+    if (argc > 1 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0))
         return usage(stdout);
     if (argc > 1 && strcmp(argv[1], "version") == 0) {
         printf("fleetd %s\n", FLEETD_VERSION);

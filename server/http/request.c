@@ -90,8 +90,8 @@ enum fl_code req_query_int(struct http_req *req, const char *name, int64_t min, 
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno || end == v || *end != '\0')
-        return fl_err_set(&req->err, FL_INVALID_REQUEST, "Invalid value for parameter %s: expected an integer",
-                          name);
+        return fl_err_set(&req->err, FL_INVALID_REQUEST,
+                          "Invalid value for parameter %s: expected an integer", name);
     if (x < min || x > max)
         return fl_err_set(&req->err, FL_INVALID_REQUEST,
                           "1 validation error detected: Value '%lld' at '%s' failed to satisfy constraint: "
@@ -111,8 +111,8 @@ enum fl_code req_query_bool(struct http_req *req, const char *name, int def, int
     else if (strcmp(v, "false") == 0)
         *out = 0;
     else
-        return fl_err_set(&req->err, FL_INVALID_REQUEST, "Invalid value for parameter %s: expected true or false",
-                          name);
+        return fl_err_set(&req->err, FL_INVALID_REQUEST,
+                          "Invalid value for parameter %s: expected true or false", name);
     return FL_OK;
 }
 

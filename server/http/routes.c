@@ -43,8 +43,8 @@ const struct route routes_table[] = {
     {"GET", "/thing-groups/{thingGroupName}", IOT, "DescribeThingGroup", h_describe_thing_group, RF_READ},
     {"PATCH", "/thing-groups/{thingGroupName}", IOT, "UpdateThingGroup", h_update_thing_group, 0},
     {"DELETE", "/thing-groups/{thingGroupName}", IOT, "DeleteThingGroup", h_delete_thing_group, 0},
-    {"GET", "/thing-groups/{thingGroupName}/things", IOT, "ListThingsInThingGroup", h_list_things_in_thing_group,
-     RF_READ},
+    {"GET", "/thing-groups/{thingGroupName}/things", IOT, "ListThingsInThingGroup",
+     h_list_things_in_thing_group, RF_READ},
     /* principals (certificates attached to things) */
     {"PUT", "/things/{thingName}/principals", IOT, "AttachThingPrincipal", h_attach_thing_principal, 0},
     {"DELETE", "/things/{thingName}/principals", IOT, "DetachThingPrincipal", h_detach_thing_principal, 0},

@@ -356,7 +356,8 @@ START_TEST(test_config_parse)
     struct daemon_config cfg;
     struct fl_err err;
     memset(&cfg, 0, sizeof(cfg));
-    const char *ok = "# comment\nregion = eu-west-1\naccount_id=000011112222\n\nhttp_port = 9000 # trailing\n";
+    const char *ok =
+        "# comment\nregion = eu-west-1\naccount_id=000011112222\n\nhttp_port = 9000 # trailing\n";
     ck_assert_int_eq(config_parse(&cfg, ok, strlen(ok), &err), FL_OK);
     ck_assert_str_eq(cfg.core.region, "eu-west-1");
     ck_assert_str_eq(cfg.core.account_id, "000011112222");

@@ -50,8 +50,7 @@ static const char *tag_str(const char *arn, int max, char *buf, size_t n)
         json_t *arr = json_object_get(out, "tags"), *t;
         size_t i;
         ck_assert_int_le((int)json_array_size(arr), max);
-        json_array_foreach(arr, i, t)
-        {
+        json_array_foreach (arr, i, t) {
             off += (size_t)snprintf(buf + off, n - off, "%s%s=%s", off ? "," : "",
                                     json_string_value(json_object_get(t, "Key")),
                                     json_string_value(json_object_get(t, "Value")));

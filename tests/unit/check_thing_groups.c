@@ -77,8 +77,7 @@ static const char *names(json_t *o, const char *field, char *buf, size_t n)
     json_t *v;
     buf[0] = '\0';
     ck_assert_msg(json_is_array(arr), "no array %s", field);
-    json_array_foreach(arr, i, v)
-    {
+    json_array_foreach (arr, i, v) {
         const char *s =
             json_is_string(v) ? json_string_value(v) : json_string_value(json_object_get(v, "groupName"));
         off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? "," : "", s);

@@ -289,8 +289,7 @@ static int list_all(const char *only, int max, char *buf, size_t n)
         pages++;
         size_t i;
         json_t *t;
-        json_array_foreach(json_object_get(out, "thingTypes"), i, t)
-        {
+        json_array_foreach (json_object_get(out, "thingTypes"), i, t) {
             ck_assert_ptr_nonnull(json_object_get(t, "thingTypeArn"));
             ck_assert_ptr_nonnull(json_object_get(t, "thingTypeProperties"));
             ck_assert_ptr_nonnull(path(t, "thingTypeMetadata", "creationDate"));

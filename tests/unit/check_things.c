@@ -362,8 +362,7 @@ static int list_all(const struct things_filter *f, int max, char *buf, size_t n,
         ck_assert_int_le(json_array_size(things), max);
         size_t i;
         json_t *t;
-        json_array_foreach(things, i, t)
-        {
+        json_array_foreach (things, i, t) {
             ck_assert_ptr_nonnull(sget(t, "thingArn"));
             ck_assert(json_is_object(json_object_get(t, "attributes")));
             ck_assert(json_is_integer(json_object_get(t, "version")));

@@ -4,12 +4,12 @@
 
 #include <check.h>
 
-Suite *core_suite(void);        /* check_core.c: store, page, validate, jx, keys, routes */
-Suite *sigv4_suite(void);       /* check_sigv4.c */
-Suite *things_suite(void);      /* check_things.c */
-Suite *thing_types_suite(void); /* check_thing_types.c */
+Suite *core_suite(void);         /* check_core.c: store, page, validate, jx, keys, routes */
+Suite *sigv4_suite(void);        /* check_sigv4.c */
+Suite *things_suite(void);       /* check_things.c */
+Suite *thing_types_suite(void);  /* check_thing_types.c */
 Suite *thing_groups_suite(void); /* check_thing_groups.c */
-Suite *tags_suite(void);        /* check_tags.c */
+Suite *tags_suite(void);         /* check_tags.c */
 
 Suite *ca_suite(void);           /* check_ca.c */
 Suite *certificates_suite(void); /* check_certificates.c */
