@@ -287,6 +287,7 @@ struct profile {
     const ASN1_OCTET_STRING *issuer_skid; /* NULL for the self-signed root */
     int64_t now_s;
     int days;
+    int64_t valid_s;     /* when > 0: validity in seconds, instead of days */
     GENERAL_NAMES *sans; /* KIND_SERVER only */
 };
 
@@ -297,11 +298,13 @@ static X509 *issue(const struct profile *p, struct fl_err *err)
     const char *ku = p->kind == KIND_ROOT ? "critical,keyCertSign,cRLSign"
                      : rsa                ? "critical,digitalSignature,keyEncipherment"
                                           : "critical,digitalSignature";
-    int ok = x != NULL && X509_set_version(x, X509_VERSION_3) == 1 && set_serial(x) &&
-             X509_set_subject_name(x, p->subject) == 1 && X509_set_issuer_name(x, p->issuer) == 1 &&
-             X509_set_pubkey(x, p->subject_key) == 1 &&
-             ASN1_TIME_set(X509_getm_notBefore(x), (time_t)p->now_s) != NULL &&
-             ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(p->now_s + (int64_t)p->days * 86400)) != NULL;
+    int ok =
+        x != NULL && X509_set_version(x, X509_VERSION_3) == 1 && set_serial(x) &&
+        X509_set_subject_name(x, p->subject) == 1 && X509_set_issuer_name(x, p->issuer) == 1 &&
+        X509_set_pubkey(x, p->subject_key) == 1 &&
+        ASN1_TIME_set(X509_getm_notBefore(x), (time_t)p->now_s) != NULL &&
+        ASN1_TIME_set(X509_getm_notAfter(x),
+                      (time_t)(p->now_s + (p->valid_s > 0 ? p->valid_s : (int64_t)p->days * 86400))) != NULL;
     ok = ok && add_conf_ext(x, NID_basic_constraints,
                             p->kind == KIND_ROOT ? "critical,CA:TRUE" : "critical,CA:FALSE");
     ok = ok && add_conf_ext(x, NID_key_usage, ku);
@@ -342,8 +345,8 @@ static X509 *make_root(struct ca *ca, EVP_PKEY *key, int64_t now_s, struct fl_er
 }
 
 /* A leaf certificate signed by the root. */
-static X509 *issue_leaf(struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
-                        GENERAL_NAMES *sans, int64_t now_s, int days, struct fl_err *err)
+static X509 *issue_leaf_s(struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
+                          GENERAL_NAMES *sans, int64_t now_s, int days, int64_t valid_s, struct fl_err *err)
 {
     struct profile p = {.kind = kind,
                         .subject = subject,
@@ -353,8 +356,15 @@ static X509 *issue_leaf(struct ca *ca, enum cert_kind kind, const X509_NAME *sub
                         .issuer_skid = ca->skid,
                         .now_s = now_s,
                         .days = days,
+                        .valid_s = valid_s,
                         .sans = sans};
     return issue(&p, err);
+}
+
+static X509 *issue_leaf(struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
+                        GENERAL_NAMES *sans, int64_t now_s, int days, struct fl_err *err)
+{
+    return issue_leaf_s(ca, kind, subject, pub, sans, now_s, days, 0, err);
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -626,6 +636,13 @@ enum fl_code ca_sign_csr(struct ca *ca, const char *csr_pem, int64_t now_s, char
 enum fl_code ca_create_keys_and_certificate(struct ca *ca, int64_t now_s, char **cert_pem, char **public_pem,
                                             char **private_pem, struct fl_err *err)
 {
+    return ca_create_keys_and_certificate_for(ca, now_s, 0, cert_pem, public_pem, private_pem, err);
+}
+
+enum fl_code ca_create_keys_and_certificate_for(struct ca *ca, int64_t now_s, int64_t valid_s,
+                                                char **cert_pem, char **public_pem, char **private_pem,
+                                                struct fl_err *err)
+{
     struct fl_err local;
     if (err == NULL)
         err = &local;
@@ -641,7 +658,7 @@ enum fl_code ca_create_keys_and_certificate(struct ca *ca, int64_t now_s, char *
     X509 *x = NULL;
     if (nm && X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8,
                                          (const unsigned char *)"AWS IoT Certificate", -1, -1, 0) == 1)
-        x = issue_leaf(ca, KIND_CLIENT, nm, k, NULL, now_s, ca->device_days, err);
+        x = issue_leaf_s(ca, KIND_CLIENT, nm, k, NULL, now_s, ca->device_days, valid_s, err);
     else
         x509_ossl_fail(err, FL_INTERNAL, "CA: cannot build the subject");
     X509_NAME_free(nm);

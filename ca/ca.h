@@ -91,6 +91,19 @@ enum fl_code ca_sign_csr(struct ca *ca, const char *csr_pem, int64_t now_s, char
 enum fl_code ca_create_keys_and_certificate(struct ca *ca, int64_t now_s, char **cert_pem, char **public_pem,
                                             char **private_pem, struct fl_err *err);
 
+/* As ca_create_keys_and_certificate, valid for valid_s seconds from now_s
+ * (valid_s <= 0: the device default). Provisioning claims last 5 minutes. */
+enum fl_code ca_create_keys_and_certificate_for(struct ca *ca, int64_t now_s, int64_t valid_s,
+                                                char **cert_pem, char **public_pem, char **private_pem,
+                                                struct fl_err *err);
+
+/* ---- small primitives (ca/crypto.c) -------------------------------------- */
+
+/* HMAC-SHA256 of msg under key into out. Returns 0, or -1 on failure. */
+int ca_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen, unsigned char out[32]);
+/* Lowercase hex SHA-256 of buf into out (65 bytes with the NUL). */
+void ca_sha256_hex(const void *buf, size_t len, char out[65]);
+
 /* Issues a TLS server certificate for the broker (new EC P-256 key) with the
  * given SANs: an entry that parses as an IPv4/IPv6 address becomes IP:, any
  * other a DNS: name (letters, digits, '-', '_', '.'; a leading "*.").

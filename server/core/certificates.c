@@ -314,10 +314,17 @@ static void free_secret(char *s)
 
 enum fl_code certificates_create_keys(struct fl_core *c, int set_active, json_t **out, struct fl_err *err)
 {
+    return certificates_create_keys_for(c, 0, set_active, out, err);
+}
+
+enum fl_code certificates_create_keys_for(struct fl_core *c, int64_t valid_s, int set_active, json_t **out,
+                                          struct fl_err *err)
+{
     if (c->ca == NULL)
         return no_ca(err);
     char *cert = NULL, *pub = NULL, *priv = NULL;
-    enum fl_code rc = ca_create_keys_and_certificate(c->ca, core_now_ms(c) / 1000, &cert, &pub, &priv, err);
+    enum fl_code rc =
+        ca_create_keys_and_certificate_for(c->ca, core_now_ms(c) / 1000, valid_s, &cert, &pub, &priv, err);
     struct certificates_ref ref = {{0}};
     if (rc == FL_OK)
         rc = store_issued(c, cert, set_active, &ref, err);

@@ -16,6 +16,7 @@
 #define FL_CERTIFICATES_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "core.h"
 
@@ -49,6 +50,11 @@ enum fl_code certificates_register_builtin_ca(struct fl_core *c, const char *pem
  * FL_INVALID_REQUEST (set_active while the built-in CA is INACTIVE),
  * FL_INTERNAL (no CA configured, CA failure), or a store error. */
 enum fl_code certificates_create_keys(struct fl_core *c, int set_active, json_t **out, struct fl_err *err);
+
+/* As certificates_create_keys, the certificate valid for valid_s seconds
+ * (<= 0: the CA's device default). Provisioning claims use 300 s. */
+enum fl_code certificates_create_keys_for(struct fl_core *c, int64_t valid_s, int set_active, json_t **out,
+                                          struct fl_err *err);
 
 /* CreateCertificateFromCsr: csr (PEM, borrowed) signed by the built-in CA;
  * the subject comes from the CSR. *out = {certificateArn, certificateId,

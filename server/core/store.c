@@ -30,7 +30,7 @@ struct store {
     int in_write;
     int in_tx;
     int batch;   /* a group-commit transaction is open (store_batch_begin) */
-    int in_save; /* an operation's savepoint is open inside the batch */
+    int in_save; /* open savepoints: an operation's inside the batch, or nested store_begin calls */
     struct stmt_slot cache[STMT_CACHE];
 };
 
@@ -166,7 +166,7 @@ static enum fl_code savepoint_begin(struct store *st, struct fl_err *err)
     int rc = run(st, SQL_SAVEPOINT);
     if (rc != SQLITE_OK)
         return store_fail(st, rc, err);
-    st->in_save = 1;
+    st->in_save++;
     return FL_OK;
 }
 
@@ -175,7 +175,7 @@ static enum fl_code savepoint_end(struct store *st, enum fl_code rc, struct fl_e
     if (rc != FL_OK)
         run(st, SQL_ROLLBACK_TO);
     int r = run(st, SQL_RELEASE);
-    st->in_save = 0;
+    st->in_save--;
     if (r != SQLITE_OK && rc == FL_OK)
         rc = store_fail(st, r, err);
     return rc;
@@ -206,7 +206,11 @@ enum fl_code store_batch_commit(struct store *st, struct fl_err *err)
 
 enum fl_code store_begin(struct store *st, struct fl_err *err)
 {
-    if (st->batch)
+    /* Nested inside an open transaction (an operation composed of others,
+     * e.g. the provisioning engine calling things_create): a savepoint, so
+     * the inner operation fails alone and the outer one still commits or
+     * rolls back everything. Savepoints of one name nest in SQLite. */
+    if (st->batch || st->in_tx)
         return savepoint_begin(st, err);
     if (st->write_lock)
         pthread_mutex_lock(st->write_lock);
@@ -224,7 +228,7 @@ enum fl_code store_begin(struct store *st, struct fl_err *err)
 
 enum fl_code store_begin_read(struct store *st, struct fl_err *err)
 {
-    if (st->batch)
+    if (st->batch || st->in_tx)
         return savepoint_begin(st, err);
     int rc = run(st, SQL_BEGIN_READ);
     if (rc != SQLITE_OK)

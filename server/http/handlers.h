@@ -89,4 +89,17 @@ enum fl_code h_get_thing_connectivity_data(struct http_req *req, struct http_res
 /* h_data.c (iot-data plane) */
 enum fl_code h_publish(struct http_req *req, struct http_resp *resp);
 
+/* h_provisioning.c */
+enum fl_code h_create_provisioning_template(struct http_req *req, struct http_resp *resp);
+enum fl_code h_describe_provisioning_template(struct http_req *req, struct http_resp *resp);
+enum fl_code h_update_provisioning_template(struct http_req *req, struct http_resp *resp);
+enum fl_code h_delete_provisioning_template(struct http_req *req, struct http_resp *resp);
+enum fl_code h_list_provisioning_templates(struct http_req *req, struct http_resp *resp);
+enum fl_code h_create_provisioning_template_version(struct http_req *req, struct http_resp *resp);
+enum fl_code h_describe_provisioning_template_version(struct http_req *req, struct http_resp *resp);
+enum fl_code h_list_provisioning_template_versions(struct http_req *req, struct http_resp *resp);
+enum fl_code h_delete_provisioning_template_version(struct http_req *req, struct http_resp *resp);
+enum fl_code h_register_thing(struct http_req *req, struct http_resp *resp);
+enum fl_code h_create_provisioning_claim(struct http_req *req, struct http_resp *resp);
+
 #endif

@@ -23,6 +23,8 @@ int main(void)
     srunner_add_suite(sr, plugin_suite());
     srunner_add_suite(sr, outbox_suite());
     srunner_add_suite(sr, broker_suite());
+    srunner_add_suite(sr, template_engine_suite());
+    srunner_add_suite(sr, provisioning_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -20,4 +20,7 @@ Suite *plugin_suite(void);       /* check_plugin.c: broker-plugin/ with a fake b
 Suite *outbox_suite(void);       /* check_outbox.c: outbox, connectivity, outbox hooks, kick.c */
 Suite *broker_suite(void);       /* check_broker.c: broker.c config/decisions, cli_device default policy */
 
+Suite *template_engine_suite(void); /* check_template_engine.c */
+Suite *provisioning_suite(void);    /* check_provisioning.c */
+
 #endif
