@@ -324,3 +324,18 @@ enum fl_code store_prov_token_purge(struct store *st, int64_t now, struct fl_err
     sqlite3_bind_int64(s, 1, now);
     return exec_stmt(st, s, err);
 }
+
+static const char SQL_TPL_EXISTS[] = "SELECT 1 FROM provisioning_templates WHERE name = ?";
+
+enum fl_code store_prov_tpl_exists(struct store *st, const char *name, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_TPL_EXISTS, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    store_done(s);
+    if (rc == SQLITE_ROW)
+        return FL_OK;
+    return rc == SQLITE_DONE ? FL_NOT_FOUND : store_fail(st, rc, err);
+}

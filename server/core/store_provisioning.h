@@ -66,4 +66,8 @@ enum fl_code store_prov_token_use(struct store *st, const char *nonce, int64_t e
 /* Forgets nonces that expired before now (their tokens fail on expiry). */
 enum fl_code store_prov_token_purge(struct store *st, int64_t now, struct fl_err *err);
 
+/* FL_OK when a provisioning template of that name exists, else FL_NOT_FOUND
+ * (the tags table's existence check). */
+enum fl_code store_prov_tpl_exists(struct store *st, const char *name, struct fl_err *err);
+
 #endif

@@ -18,6 +18,7 @@
 #include "store_certs.h"
 #include "store_groups.h"
 #include "store_policies.h"
+#include "store_provisioning.h"
 #include "store_tags.h"
 #include "validate.h"
 
@@ -34,6 +35,7 @@ static const struct taggable taggables[] = {
     {"thingtype", "Thing type", store_tags_thing_type_exists},
     {"cacert", "CA certificate", store_certs_ca_exists},
     {"policy", "Policy", store_policies_exists},
+    {"provisioningtemplate", "Provisioning template", store_prov_tpl_exists},
 };
 
 /* Checks that arn names an existing taggable resource of this deployment.

@@ -3,7 +3,8 @@
  * keyed by resource ARN. Other modules call the *_tx functions from inside
  * their own transaction when a resource is created with tags or deleted.
  * Taggable here: thing groups ("thinggroup"), thing types ("thingtype"),
- * policies ("policy") and CA certificates ("cacert");
+ * policies ("policy"), CA certificates ("cacert") and provisioning
+ * templates ("provisioningtemplate");
  * tags.c holds that table. Knows nothing of HTTP or MQTT.
  */
 #ifndef FL_TAGS_H

@@ -263,5 +263,21 @@ class RegisterThingTest(FleetdTestCase):
                             templateName="nope")
 
 
+
+
+class ProvisioningTagsTest(FleetdTestCase):
+    def test_tags_on_a_template(self):
+        arn = self.iot.create_provisioning_template(
+            templateName="tagged", templateBody=SAMPLE, provisioningRoleArn=ROLE,
+            tags=[{"Key": "team", "Value": "factory"}])["templateArn"]
+        self.assertEqual(self.iot.list_tags_for_resource(resourceArn=arn)["tags"],
+                         [{"Key": "team", "Value": "factory"}])
+        self.iot.tag_resource(resourceArn=arn, tags=[{"Key": "line", "Value": "2"}])
+        self.iot.untag_resource(resourceArn=arn, tagKeys=["team"])
+        self.assertEqual(self.iot.list_tags_for_resource(resourceArn=arn)["tags"], [{"Key": "line", "Value": "2"}])
+        self.assertAwsError("ResourceNotFoundException", self.iot.list_tags_for_resource,
+                            resourceArn=arn.replace("tagged", "missing"))
+
+
 if __name__ == "__main__":
     unittest.main()
