@@ -298,3 +298,56 @@ int store_changes(struct store *st)
 {
     return sqlite3_changes(st->db);
 }
+
+/* ---- helpers for the store files ------------------------------------------- */
+
+void store_bind_str(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+void store_col_copy(sqlite3_stmt *s, int i, char *out, size_t outlen)
+{
+    const unsigned char *v = sqlite3_column_text(s, i);
+    size_t n = v ? (size_t)sqlite3_column_bytes(s, i) : 0;
+    if (n >= outlen)
+        n = outlen - 1;
+    if (n)
+        memcpy(out, v, n);
+    out[n] = '\0';
+}
+
+char *store_col_dup(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    const unsigned char *v = sqlite3_column_text(s, i);
+    size_t n = (size_t)sqlite3_column_bytes(s, i);
+    char *p = malloc(n + 1);
+    if (p == NULL)
+        return NULL;
+    if (n)
+        memcpy(p, v, n);
+    p[n] = '\0';
+    return p;
+}
+
+enum fl_code store_step_row(struct store *st, sqlite3_stmt *s, struct fl_err *err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return FL_OK;
+    if (rc == SQLITE_DONE)
+        return FL_NOT_FOUND;
+    return store_fail(st, rc, err);
+}
+
+enum fl_code store_exec(struct store *st, sqlite3_stmt *s, struct fl_err *err)
+{
+    int rc = sqlite3_step(s);
+    store_done(s);
+    return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
+}

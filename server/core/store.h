@@ -14,6 +14,7 @@
 #define FL_STORE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -51,6 +52,19 @@ enum fl_code store_batch_commit(struct store *st, struct fl_err *err);
 sqlite3_stmt *store_stmt(struct store *st, const char *sql, struct fl_err *err);
 /* Resets a statement and clears its bindings after use. */
 void store_done(sqlite3_stmt *stmt);
+
+/* Small helpers every store_*.c file uses. */
+/* Binds v as text (SQLITE_STATIC: v must outlive the step), NULL as SQL NULL. */
+void store_bind_str(sqlite3_stmt *s, int i, const char *v);
+/* Copies column i into out as text, truncated to outlen-1 bytes; "" for NULL. */
+void store_col_copy(sqlite3_stmt *s, int i, char *out, size_t outlen);
+/* A malloc'd copy of column i (caller frees); NULL for SQL NULL or no memory. */
+char *store_col_dup(sqlite3_stmt *s, int i);
+/* Steps a bound one-row-or-none statement: FL_OK on a row (read it, then
+ * store_done), FL_NOT_FOUND on none. Does not reset. */
+enum fl_code store_step_row(struct store *st, sqlite3_stmt *s, struct fl_err *err);
+/* Steps a bound statement that yields no rows, then resets it. */
+enum fl_code store_exec(struct store *st, sqlite3_stmt *s, struct fl_err *err);
 
 /* Maps a failed sqlite3 result code to an fl_code and message: BUSY/LOCKED
  * become FL_UNAVAILABLE (retryable), the rest FL_INTERNAL. */

@@ -21,14 +21,6 @@ static const char SQL_ALL_OFFLINE[] = "UPDATE connectivity SET connected = 0, ti
 static const char SQL_GET[] =
     "SELECT connected, timestamp_ms, disconnect_reason, version FROM connectivity WHERE thing_name = ?";
 
-static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 enum fl_code store_connectivity_put(struct store *st, const char *thing_name, int connected,
                                     int64_t timestamp_ms, const char *reason, const char *session_id,
                                     const char *principal, struct fl_err *err)
@@ -39,9 +31,9 @@ enum fl_code store_connectivity_put(struct store *st, const char *thing_name, in
     sqlite3_bind_text(s, 1, thing_name, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, connected ? 1 : 0);
     sqlite3_bind_int64(s, 3, timestamp_ms);
-    bind_text_or_null(s, 4, reason);
-    bind_text_or_null(s, 5, session_id);
-    bind_text_or_null(s, 6, principal);
+    store_bind_str(s, 4, reason);
+    store_bind_str(s, 5, session_id);
+    store_bind_str(s, 6, principal);
     int rc = sqlite3_step(s);
     store_done(s);
     return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
@@ -54,7 +46,7 @@ enum fl_code store_connectivity_all_offline(struct store *st, int64_t now_ms, co
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, now_ms);
-    bind_text_or_null(s, 2, reason);
+    store_bind_str(s, 2, reason);
     int rc = sqlite3_step(s);
     store_done(s);
     return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);

@@ -12,59 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static void copy_col(sqlite3_stmt *s, int i, char *out, size_t outlen)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    size_t n = v ? (size_t)sqlite3_column_bytes(s, i) : 0;
-    if (n >= outlen)
-        n = outlen - 1;
-    if (n)
-        memcpy(out, v, n);
-    out[n] = '\0';
-}
-
-static char *dup_col(sqlite3_stmt *s, int i)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    if (v == NULL)
-        return NULL;
-    size_t n = (size_t)sqlite3_column_bytes(s, i);
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, v, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-/* Steps a one-row-or-none statement that has been bound; FL_NOT_FOUND when
- * it yields no row. Does not reset s. */
-static enum fl_code step_one(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        return FL_OK;
-    if (rc == SQLITE_DONE)
-        return FL_NOT_FOUND;
-    return store_fail(st, rc, err);
-}
-
-/* Steps a statement that yields no rows, then resets it. */
-static enum fl_code exec_stmt(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    store_done(s);
-    return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
-}
-
 /* Runs a bound statement whose column 0 is a name, feeding fn; resets s. */
 static enum fl_code scan_names(struct store *st, sqlite3_stmt *s, store_name_fn fn, void *ctx,
                                struct fl_err *err)
@@ -100,22 +47,22 @@ enum fl_code store_groups_get(struct store *st, const char *name, int with_props
     sqlite3_stmt *s = store_stmt(st, SQL_GET, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK) {
         out->row_id = sqlite3_column_int64(s, 0);
         out->parent_row = sqlite3_column_int64(s, 1); /* NULL reads as 0 */
         out->depth = sqlite3_column_int(s, 2);
         out->version = sqlite3_column_int64(s, 3);
         out->created_at = sqlite3_column_int64(s, 4);
-        copy_col(s, 5, out->name, sizeof(out->name));
-        copy_col(s, 6, out->group_id, sizeof(out->group_id));
-        copy_col(s, 7, out->path, sizeof(out->path));
+        store_col_copy(s, 5, out->name, sizeof(out->name));
+        store_col_copy(s, 6, out->group_id, sizeof(out->group_id));
+        store_col_copy(s, 7, out->path, sizeof(out->path));
         out->description = NULL;
         out->attributes_json = NULL;
         if (with_props) {
-            out->description = dup_col(s, 8);
-            out->attributes_json = dup_col(s, 9);
+            out->description = store_col_dup(s, 8);
+            out->attributes_json = store_col_dup(s, 9);
             if ((sqlite3_column_type(s, 8) != SQLITE_NULL && out->description == NULL) ||
                 out->attributes_json == NULL) {
                 store_group_clear(out);
@@ -134,8 +81,8 @@ enum fl_code store_groups_exists(struct store *st, const char *name, struct fl_e
     sqlite3_stmt *s = store_stmt(st, SQL_EXISTS, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
     store_done(s);
     return e;
 }
@@ -149,18 +96,18 @@ enum fl_code store_groups_insert(struct store *st, struct store_group *g, struct
     sqlite3_stmt *s = store_stmt(st, SQL_INSERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, g->name);
-    bind_text(s, 2, g->group_id);
+    store_bind_str(s, 1, g->name);
+    store_bind_str(s, 2, g->group_id);
     if (g->parent_row)
         sqlite3_bind_int64(s, 3, g->parent_row);
     else
         sqlite3_bind_null(s, 3);
-    bind_text(s, 4, g->path);
+    store_bind_str(s, 4, g->path);
     sqlite3_bind_int(s, 5, g->depth);
-    bind_text(s, 6, g->description);
-    bind_text(s, 7, g->attributes_json);
+    store_bind_str(s, 6, g->description);
+    store_bind_str(s, 7, g->attributes_json);
     sqlite3_bind_int64(s, 8, g->created_at);
-    enum fl_code e = step_one(st, s, err);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK) {
         g->row_id = sqlite3_column_int64(s, 0);
         g->version = 1;
@@ -186,9 +133,9 @@ enum fl_code store_groups_set_props(struct store *st, int64_t row_id, const char
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    bind_text(s, 2, description);
-    bind_text(s, 3, attributes_json);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 2, description);
+    store_bind_str(s, 3, attributes_json);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK) {
         *version = sqlite3_column_int64(s, 0);
         int rc = sqlite3_step(s);
@@ -207,7 +154,7 @@ enum fl_code store_groups_has_children(struct store *st, int64_t row_id, int *ye
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    enum fl_code e = step_one(st, s, err);
+    enum fl_code e = store_step_row(st, s, err);
     store_done(s);
     if (e == FL_OK || e == FL_NOT_FOUND) {
         *yes = e == FL_OK;
@@ -230,13 +177,13 @@ enum fl_code store_groups_delete(struct store *st, int64_t row_id, struct fl_err
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    enum fl_code e = exec_stmt(st, s, err);
+    enum fl_code e = store_exec(st, s, err);
     if (e)
         return e;
     if ((s = store_stmt(st, SQL_DELETE, err)) == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 /* One statement per scope so that each keeps its own index plan. */
@@ -265,9 +212,9 @@ enum fl_code store_groups_page(struct store *st, enum store_groups_scope scope, 
     if (s == NULL)
         return FL_INTERNAL;
     char path_end[STORE_GROUP_PATH_MAX];
-    bind_text(s, 1, lo);
-    bind_text(s, 2, hi);
-    bind_text(s, 3, skip);
+    store_bind_str(s, 1, lo);
+    store_bind_str(s, 2, hi);
+    store_bind_str(s, 3, skip);
     sqlite3_bind_int(s, 4, limit);
     if (scope == STORE_GROUPS_CHILDREN) {
         sqlite3_bind_int64(s, 5, parent_row);
@@ -280,8 +227,8 @@ enum fl_code store_groups_page(struct store *st, enum store_groups_scope scope, 
         }
         memcpy(path_end, parent_path, n + 1);
         path_end[n - 1] = '0';
-        bind_text(s, 5, parent_path);
-        bind_text(s, 6, path_end);
+        store_bind_str(s, 5, parent_path);
+        store_bind_str(s, 6, path_end);
     }
     return scan_names(st, s, fn, ctx, err);
 }
@@ -295,8 +242,8 @@ enum fl_code store_groups_thing_row(struct store *st, const char *name, int64_t 
     sqlite3_stmt *s = store_stmt(st, SQL_THING_ROW, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK)
         *row_id = sqlite3_column_int64(s, 0);
     store_done(s);
@@ -341,16 +288,16 @@ enum fl_code store_groups_member_add(struct store *st, int64_t group_row, const 
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, group_row);
-    bind_text(s, 2, thing_name);
+    store_bind_str(s, 2, thing_name);
     sqlite3_bind_int64(s, 3, thing_row);
     sqlite3_bind_int64(s, 4, now_ms);
-    enum fl_code e = exec_stmt(st, s, err);
+    enum fl_code e = store_exec(st, s, err);
     if (e)
         return e;
 
     if ((s = store_stmt(st, SQL_CLOSURE_INSERT, err)) == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, thing_name);
+    store_bind_str(s, 1, thing_name);
     sqlite3_bind_int64(s, 2, thing_row);
     sqlite3_bind_int64(s, 3, group_row);
     /* Prefixes are bound with their length: they live in group_path. */
@@ -361,7 +308,7 @@ enum fl_code store_groups_member_add(struct store *st, int64_t group_row, const 
             sqlite3_bind_text(s, 4 + k++, group_path, (int)(i + 1), SQLITE_STATIC);
     for (; k < STORE_GROUP_MAX_DEPTH; k++)
         sqlite3_bind_null(s, 4 + k);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_MEMBER_DELETE[] =
@@ -376,8 +323,8 @@ enum fl_code store_groups_member_remove(struct store *st, int64_t group_row, int
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, group_row);
-    bind_text(s, 2, thing_name);
-    enum fl_code e = exec_stmt(st, s, err);
+    store_bind_str(s, 2, thing_name);
+    enum fl_code e = store_exec(st, s, err);
     if (e)
         return e;
     *removed = store_changes(st) > 0;
@@ -387,7 +334,7 @@ enum fl_code store_groups_member_remove(struct store *st, int64_t group_row, int
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, thing_row);
     sqlite3_bind_int64(s, 2, group_row);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_THINGS_DIRECT[] =
@@ -405,7 +352,7 @@ enum fl_code store_groups_things_page(struct store *st, int64_t group_row, int r
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, group_row);
-    bind_text(s, 2, after);
+    store_bind_str(s, 2, after);
     sqlite3_bind_int(s, 3, limit);
     return scan_names(st, s, fn, ctx, err);
 }
@@ -422,7 +369,7 @@ enum fl_code store_groups_for_thing_page(struct store *st, int64_t thing_row, co
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, thing_row);
-    bind_text(s, 2, after);
+    store_bind_str(s, 2, after);
     sqlite3_bind_int(s, 3, limit);
     return scan_names(st, s, fn, ctx, err);
 }

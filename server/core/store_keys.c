@@ -21,12 +21,6 @@ static const char SQL_LIST[] = "SELECT access_key_id, read_only, created_at, rev
 static const char SQL_REVOKE[] =
     "UPDATE access_keys SET revoked_at = ? WHERE access_key_id = ? AND revoked_at IS NULL";
 
-static void copy_col(sqlite3_stmt *s, int i, char *dst, size_t n)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    snprintf(dst, n, "%s", v ? (const char *)v : "");
-}
-
 enum fl_code store_keys_insert(struct store *st, const struct key_pair *k, int bootstrap, int64_t now_ms,
                                struct fl_err *err)
 {
@@ -53,7 +47,7 @@ enum fl_code store_keys_get(struct store *st, const char *akid, struct key_pair 
     enum fl_code res = FL_OK;
     if (rc == SQLITE_ROW) {
         snprintf(out->access_key_id, sizeof(out->access_key_id), "%s", akid);
-        copy_col(s, 0, out->secret, sizeof(out->secret));
+        store_col_copy(s, 0, out->secret, sizeof(out->secret));
         out->read_only = sqlite3_column_int(s, 1);
     } else if (rc == SQLITE_DONE) {
         res = fl_err_set(err, FL_NOT_FOUND, "The security token included in the request is invalid.");
@@ -72,8 +66,8 @@ enum fl_code store_keys_bootstrap(struct store *st, struct key_pair *out, struct
     int rc = sqlite3_step(s);
     enum fl_code res = FL_OK;
     if (rc == SQLITE_ROW) {
-        copy_col(s, 0, out->access_key_id, sizeof(out->access_key_id));
-        copy_col(s, 1, out->secret, sizeof(out->secret));
+        store_col_copy(s, 0, out->access_key_id, sizeof(out->access_key_id));
+        store_col_copy(s, 1, out->secret, sizeof(out->secret));
         out->read_only = sqlite3_column_int(s, 2);
     } else if (rc == SQLITE_DONE) {
         res = fl_err_set(err, FL_NOT_FOUND, "no bootstrap access key");

@@ -21,14 +21,6 @@ static const char SQL_CURSOR_SET[] =
     "INSERT INTO outbox_cursors(broker_id, last_id, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT(broker_id) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at";
 
-static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 enum fl_code store_outbox_insert(struct store *st, const char *kind, const char *target,
                                  const char *client_id, const void *payload, size_t payload_len, int qos,
                                  int retain, int64_t now_ms, int64_t *id, struct fl_err *err)
@@ -37,8 +29,8 @@ enum fl_code store_outbox_insert(struct store *st, const char *kind, const char 
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-    bind_text_or_null(s, 2, target);
-    bind_text_or_null(s, 3, client_id);
+    store_bind_str(s, 2, target);
+    store_bind_str(s, 3, client_id);
     if (payload && payload_len > 0)
         sqlite3_bind_blob64(s, 4, payload, (sqlite3_uint64)payload_len, SQLITE_STATIC);
     else

@@ -14,62 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static void copy_col(sqlite3_stmt *s, int i, char *out, size_t outlen)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    size_t n = v ? (size_t)sqlite3_column_bytes(s, i) : 0;
-    if (n >= outlen)
-        n = outlen - 1;
-    if (n)
-        memcpy(out, v, n);
-    out[n] = '\0';
-}
-
-static char *dup_col(sqlite3_stmt *s, int i)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    size_t n = v ? (size_t)sqlite3_column_bytes(s, i) : 0;
-    char *p = malloc(n + 1);
-    if (p) {
-        if (n)
-            memcpy(p, v, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-/* Steps a one-row-or-none statement; FL_NOT_FOUND when there is no row.
- * Does not reset s. */
-static enum fl_code step_one(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        return FL_OK;
-    if (rc == SQLITE_DONE)
-        return FL_NOT_FOUND;
-    return store_fail(st, rc, err);
-}
-
-/* Steps a statement that yields no rows, then resets it. */
-static enum fl_code exec_stmt(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    store_done(s);
-    return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
-}
-
 /* Probe: FL_OK when the bound statement yields a row. Resets s. */
 static enum fl_code probe(struct store *st, sqlite3_stmt *s, struct fl_err *err)
 {
-    enum fl_code e = step_one(st, s, err);
+    enum fl_code e = store_step_row(st, s, err);
     store_done(s);
     return e;
 }
@@ -104,16 +52,16 @@ enum fl_code store_policies_get(struct store *st, const char *name, struct store
                                 struct fl_err *err)
 {
     STMT(s, SQL_GET);
-    bind_text(s, 1, name);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK) {
         out->row_id = sqlite3_column_int64(s, 0);
         out->default_version = sqlite3_column_int64(s, 1);
         out->next_version = sqlite3_column_int64(s, 2);
         out->created_at = sqlite3_column_int64(s, 3);
         out->updated_at = sqlite3_column_int64(s, 4);
-        copy_col(s, 5, out->name, sizeof(out->name));
-        copy_col(s, 6, out->generation_id, sizeof(out->generation_id));
+        store_col_copy(s, 5, out->name, sizeof(out->name));
+        store_col_copy(s, 6, out->generation_id, sizeof(out->generation_id));
     }
     store_done(s);
     return e;
@@ -124,7 +72,7 @@ static const char SQL_EXISTS[] = "SELECT 1 FROM policies WHERE name = ?1";
 enum fl_code store_policies_exists(struct store *st, const char *name, struct fl_err *err)
 {
     STMT(s, SQL_EXISTS);
-    bind_text(s, 1, name);
+    store_bind_str(s, 1, name);
     return probe(st, s, err);
 }
 
@@ -135,13 +83,13 @@ enum fl_code store_policies_insert(struct store *st, struct store_policy *p, con
                                    struct fl_err *err)
 {
     STMT(s, SQL_INSERT);
-    bind_text(s, 1, p->name);
+    store_bind_str(s, 1, p->name);
     sqlite3_bind_int64(s, 2, p->default_version);
     sqlite3_bind_int64(s, 3, p->next_version);
-    bind_text(s, 4, p->generation_id);
+    store_bind_str(s, 4, p->generation_id);
     sqlite3_bind_int64(s, 5, p->created_at);
     sqlite3_bind_int64(s, 6, p->updated_at);
-    enum fl_code e = exec_stmt(st, s, err);
+    enum fl_code e = store_exec(st, s, err);
     if (e)
         return e;
     /* the row id of the insert: read back by the unique name (portable,
@@ -162,9 +110,9 @@ enum fl_code store_policies_update(struct store *st, const struct store_policy *
     sqlite3_bind_int64(s, 1, p->row_id);
     sqlite3_bind_int64(s, 2, p->default_version);
     sqlite3_bind_int64(s, 3, p->next_version);
-    bind_text(s, 4, p->generation_id);
+    store_bind_str(s, 4, p->generation_id);
     sqlite3_bind_int64(s, 5, p->updated_at);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_DELETE_VERSIONS[] = "DELETE FROM policy_versions WHERE policy_id = ?1";
@@ -174,12 +122,12 @@ enum fl_code store_policies_delete(struct store *st, int64_t row_id, struct fl_e
 {
     STMT(v, SQL_DELETE_VERSIONS);
     sqlite3_bind_int64(v, 1, row_id);
-    enum fl_code e = exec_stmt(st, v, err);
+    enum fl_code e = store_exec(st, v, err);
     if (e)
         return e;
     STMT(s, SQL_DELETE);
     sqlite3_bind_int64(s, 1, row_id);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_PAGE_ASC[] = "SELECT id, name FROM policies WHERE id > ?1 ORDER BY id LIMIT ?2";
@@ -214,9 +162,9 @@ enum fl_code store_policy_versions_insert(struct store *st, int64_t policy_row, 
     STMT(s, SQL_V_INSERT);
     sqlite3_bind_int64(s, 1, policy_row);
     sqlite3_bind_int64(s, 2, version);
-    bind_text(s, 3, document);
+    store_bind_str(s, 3, document);
     sqlite3_bind_int64(s, 4, created_at);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_V_GET[] = "SELECT document, created_at FROM policy_versions "
@@ -228,11 +176,11 @@ enum fl_code store_policy_versions_get(struct store *st, int64_t policy_row, int
     STMT(s, SQL_V_GET);
     sqlite3_bind_int64(s, 1, policy_row);
     sqlite3_bind_int64(s, 2, version);
-    enum fl_code e = step_one(st, s, err);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK) {
         if (created_at)
             *created_at = sqlite3_column_int64(s, 1);
-        if (document && (*document = dup_col(s, 0)) == NULL)
+        if (document && (*document = store_col_dup(s, 0)) == NULL)
             e = fl_err_set(err, FL_INTERNAL, "out of memory");
     }
     store_done(s);
@@ -245,7 +193,7 @@ enum fl_code store_policy_versions_count(struct store *st, int64_t policy_row, i
 {
     STMT(s, SQL_V_COUNT);
     sqlite3_bind_int64(s, 1, policy_row);
-    enum fl_code e = step_one(st, s, err);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK)
         *n = sqlite3_column_int(s, 0);
     store_done(s);
@@ -280,7 +228,7 @@ enum fl_code store_policy_versions_delete(struct store *st, int64_t policy_row, 
     STMT(s, SQL_V_DELETE);
     sqlite3_bind_int64(s, 1, policy_row);
     sqlite3_bind_int64(s, 2, version);
-    enum fl_code e = exec_stmt(st, s, err);
+    enum fl_code e = store_exec(st, s, err);
     if (e == FL_OK && store_changes(st) == 0)
         e = FL_NOT_FOUND;
     return e;
@@ -297,9 +245,9 @@ enum fl_code store_policy_targets_add(struct store *st, int64_t policy_row, cons
 {
     STMT(s, SQL_T_ADD);
     sqlite3_bind_int64(s, 1, policy_row);
-    bind_text(s, 2, target);
+    store_bind_str(s, 2, target);
     sqlite3_bind_int64(s, 3, now_ms);
-    enum fl_code e = exec_stmt(st, s, err);
+    enum fl_code e = store_exec(st, s, err);
     if (e == FL_OK)
         *added = store_changes(st) > 0;
     return e;
@@ -312,8 +260,8 @@ enum fl_code store_policy_targets_remove(struct store *st, int64_t policy_row, c
 {
     STMT(s, SQL_T_REMOVE);
     sqlite3_bind_int64(s, 1, policy_row);
-    bind_text(s, 2, target);
-    enum fl_code e = exec_stmt(st, s, err);
+    store_bind_str(s, 2, target);
+    enum fl_code e = store_exec(st, s, err);
     if (e == FL_OK)
         *removed = store_changes(st) > 0;
     return e;
@@ -337,7 +285,7 @@ enum fl_code store_policy_targets_has(struct store *st, int64_t policy_row, cons
 {
     STMT(s, SQL_T_HAS);
     sqlite3_bind_int64(s, 1, policy_row);
-    bind_text(s, 2, target);
+    store_bind_str(s, 2, target);
     enum fl_code e = probe(st, s, err);
     *yes = e == FL_OK;
     return e == FL_NOT_FOUND ? FL_OK : e;
@@ -348,8 +296,8 @@ static const char SQL_T_COUNT[] = "SELECT count(*) FROM policy_targets WHERE tar
 enum fl_code store_policy_targets_count(struct store *st, const char *target, int *n, struct fl_err *err)
 {
     STMT(s, SQL_T_COUNT);
-    bind_text(s, 1, target);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, target);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK)
         *n = sqlite3_column_int(s, 0);
     store_done(s);
@@ -364,7 +312,7 @@ enum fl_code store_policy_targets_page(struct store *st, int64_t policy_row, con
 {
     STMT(s, SQL_T_PAGE);
     sqlite3_bind_int64(s, 1, policy_row);
-    bind_text(s, 2, after ? after : "");
+    store_bind_str(s, 2, after ? after : "");
     sqlite3_bind_int(s, 3, limit);
     return scan_text(st, s, fn, ctx, err);
 }
@@ -379,7 +327,7 @@ enum fl_code store_policies_for_target(struct store *st, const char *target, sto
                                        struct fl_err *err)
 {
     STMT(s, SQL_FOR_TARGET);
-    bind_text(s, 1, target);
+    store_bind_str(s, 1, target);
     enum fl_code e = FL_OK;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -400,7 +348,7 @@ static const char SQL_CERT_EXISTS[] = "SELECT 1 FROM certificates WHERE id = ?1"
 enum fl_code store_policies_cert_exists(struct store *st, const char *cert_id, struct fl_err *err)
 {
     STMT(s, SQL_CERT_EXISTS);
-    bind_text(s, 1, cert_id);
+    store_bind_str(s, 1, cert_id);
     return probe(st, s, err);
 }
 
@@ -409,9 +357,9 @@ static const char SQL_CERT_PEM[] = "SELECT pem FROM certificates WHERE id = ?1";
 enum fl_code store_policies_cert_pem(struct store *st, const char *cert_id, char **pem, struct fl_err *err)
 {
     STMT(s, SQL_CERT_PEM);
-    bind_text(s, 1, cert_id);
-    enum fl_code e = step_one(st, s, err);
-    if (e == FL_OK && (*pem = dup_col(s, 0)) == NULL)
+    store_bind_str(s, 1, cert_id);
+    enum fl_code e = store_step_row(st, s, err);
+    if (e == FL_OK && (*pem = store_col_dup(s, 0)) == NULL)
         e = fl_err_set(err, FL_INTERNAL, "out of memory");
     store_done(s);
     return e;
@@ -423,10 +371,10 @@ enum fl_code store_policies_group_path(struct store *st, const char *name, char 
                                        struct fl_err *err)
 {
     STMT(s, SQL_GROUP_PATH);
-    bind_text(s, 1, name);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK)
-        copy_col(s, 0, path, pathlen);
+        store_col_copy(s, 0, path, pathlen);
     store_done(s);
     return e;
 }
@@ -439,11 +387,11 @@ enum fl_code store_policies_thing(struct store *st, const char *name, int64_t *r
                                   struct fl_err *err)
 {
     STMT(s, SQL_THING);
-    bind_text(s, 1, name);
-    enum fl_code e = step_one(st, s, err);
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
     if (e == FL_OK) {
         *row_id = sqlite3_column_int64(s, 0);
-        copy_col(s, 1, type_name, 129);
+        store_col_copy(s, 1, type_name, 129);
     }
     store_done(s);
     return e;
@@ -496,20 +444,20 @@ enum fl_code store_policies_principal_thing(struct store *st, const char *princi
     enum fl_code e;
     if (client_id && *client_id) {
         STMT(s, SQL_PRINCIPAL_NAMED);
-        bind_text(s, 1, client_id);
-        bind_text(s, 2, principal);
-        e = step_one(st, s, err);
+        store_bind_str(s, 1, client_id);
+        store_bind_str(s, 2, principal);
+        e = store_step_row(st, s, err);
         if (e == FL_OK)
-            copy_col(s, 0, name, 129);
+            store_col_copy(s, 0, name, 129);
         store_done(s);
         if (e != FL_NOT_FOUND)
             return e;
     }
     STMT(x, SQL_PRINCIPAL_EXCLUSIVE);
-    bind_text(x, 1, principal);
-    e = step_one(st, x, err);
+    store_bind_str(x, 1, principal);
+    e = store_step_row(st, x, err);
     if (e == FL_OK)
-        copy_col(x, 0, name, 129);
+        store_col_copy(x, 0, name, 129);
     store_done(x);
     return e;
 }

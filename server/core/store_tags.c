@@ -6,13 +6,6 @@
 
 #include <sqlite3.h>
 
-static enum fl_code run(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    store_done(s);
-    return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
-}
-
 static const char SQL_PUT[] = "INSERT INTO tags (resource_arn, key, value) VALUES (?1, ?2, ?3) "
                               "ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value";
 
@@ -25,7 +18,7 @@ enum fl_code store_tags_put(struct store *st, const char *arn, const char *key, 
     sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, value ? value : "", -1, SQLITE_STATIC);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_DELETE[] = "DELETE FROM tags WHERE resource_arn = ?1 AND key = ?2";
@@ -37,7 +30,7 @@ enum fl_code store_tags_delete(struct store *st, const char *arn, const char *ke
         return FL_INTERNAL;
     sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_DELETE_ALL[] = "DELETE FROM tags WHERE resource_arn = ?1";
@@ -48,7 +41,7 @@ enum fl_code store_tags_delete_all(struct store *st, const char *arn, struct fl_
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_COUNT[] = "SELECT COUNT(*) FROM tags WHERE resource_arn = ?1";

@@ -11,48 +11,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void copy_col(sqlite3_stmt *s, int col, char *out, size_t n)
-{
-    const unsigned char *v = sqlite3_column_text(s, col);
-    size_t len = v ? (size_t)sqlite3_column_bytes(s, col) : 0;
-    if (len >= n)
-        len = n - 1;
-    if (len)
-        memcpy(out, v, len);
-    out[len] = '\0';
-}
-
-static char *dup_col(sqlite3_stmt *s, int col)
-{
-    if (sqlite3_column_type(s, col) == SQLITE_NULL)
-        return NULL;
-    const unsigned char *v = sqlite3_column_text(s, col);
-    size_t len = (size_t)sqlite3_column_bytes(s, col);
-    char *p = malloc(len + 1);
-    if (p == NULL)
-        return NULL;
-    memcpy(p, v ? (const char *)v : "", len);
-    p[len] = '\0';
-    return p;
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-/* Steps a statement that returns no rows. */
-static enum fl_code run(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    enum fl_code e = rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
-    store_done(s);
-    return e;
-}
-
 /* ---- thing types ---------------------------------------------------------- */
 
 void store_thing_type_clear(struct store_thing_type *t)
@@ -70,11 +28,11 @@ static enum fl_code read_type(sqlite3_stmt *s, struct store_thing_type *t, struc
 {
     memset(t, 0, sizeof(*t));
     t->row_id = sqlite3_column_int64(s, 0);
-    copy_col(s, 1, t->name, sizeof(t->name));
-    copy_col(s, 2, t->type_id, sizeof(t->type_id));
-    t->description = dup_col(s, 3);
-    t->searchable_json = dup_col(s, 4);
-    t->mqtt5_json = dup_col(s, 5);
+    store_col_copy(s, 1, t->name, sizeof(t->name));
+    store_col_copy(s, 2, t->type_id, sizeof(t->type_id));
+    t->description = store_col_dup(s, 3);
+    t->searchable_json = store_col_dup(s, 4);
+    t->mqtt5_json = store_col_dup(s, 5);
     t->deprecated = sqlite3_column_int(s, 6);
     t->deprecated_at = sqlite3_column_int64(s, 7);
     t->created_at = sqlite3_column_int64(s, 8);
@@ -96,11 +54,11 @@ enum fl_code store_thing_types_insert(struct store *st, struct store_thing_type 
     sqlite3_stmt *s = store_stmt(st, SQL_TYPE_INSERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, t->name);
-    bind_text(s, 2, t->type_id);
-    bind_text(s, 3, t->description);
-    bind_text(s, 4, t->searchable_json);
-    bind_text(s, 5, t->mqtt5_json);
+    store_bind_str(s, 1, t->name);
+    store_bind_str(s, 2, t->type_id);
+    store_bind_str(s, 3, t->description);
+    store_bind_str(s, 4, t->searchable_json);
+    store_bind_str(s, 5, t->mqtt5_json);
     sqlite3_bind_int64(s, 6, t->created_at);
     int rc = sqlite3_step(s);
     store_done(s);
@@ -118,7 +76,7 @@ enum fl_code store_thing_types_get(struct store *st, const char *name, struct st
     sqlite3_stmt *s = store_stmt(st, SQL_TYPE_GET, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
+    store_bind_str(s, 1, name);
     int rc = sqlite3_step(s);
     enum fl_code e;
     if (rc == SQLITE_ROW)
@@ -139,7 +97,7 @@ enum fl_code store_thing_types_lookup(struct store *st, const char *name, int64_
     sqlite3_stmt *s = store_stmt(st, SQL_TYPE_LOOKUP, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
+    store_bind_str(s, 1, name);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW) {
@@ -166,10 +124,10 @@ enum fl_code store_thing_types_set_props(struct store *st, int64_t row_id, const
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    bind_text(s, 2, description);
-    bind_text(s, 3, searchable_json);
-    bind_text(s, 4, mqtt5_json);
-    return run(st, s, err);
+    store_bind_str(s, 2, description);
+    store_bind_str(s, 3, searchable_json);
+    store_bind_str(s, 4, mqtt5_json);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_TYPE_SET_DEPRECATED[] =
@@ -187,7 +145,7 @@ enum fl_code store_thing_types_set_deprecated(struct store *st, int64_t row_id, 
         sqlite3_bind_int64(s, 3, at);
     else
         sqlite3_bind_null(s, 3);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_TYPE_DELETE[] = "DELETE FROM thing_types WHERE id = ?1";
@@ -198,7 +156,7 @@ enum fl_code store_thing_types_delete(struct store *st, int64_t row_id, struct f
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_TYPE_IN_USE[] = "SELECT 1 FROM things WHERE type_id = ?1 LIMIT 1";
@@ -236,12 +194,12 @@ enum fl_code store_thing_types_page(struct store *st, const char *only, const ch
         s = store_stmt(st, SQL_TYPE_GET, err);
         if (s == NULL)
             return FL_INTERNAL;
-        bind_text(s, 1, only);
+        store_bind_str(s, 1, only);
     } else {
         s = store_stmt(st, SQL_TYPE_PAGE, err);
         if (s == NULL)
             return FL_INTERNAL;
-        bind_text(s, 1, after);
+        store_bind_str(s, 1, after);
         sqlite3_bind_int(s, 2, limit);
     }
     enum fl_code e = FL_OK;
@@ -272,8 +230,8 @@ enum fl_code store_things_insert(struct store *st, struct store_thing *t, int64_
     sqlite3_stmt *s = store_stmt(st, SQL_THING_INSERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, t->name);
-    bind_text(s, 2, t->thing_id);
+    store_bind_str(s, 1, t->name);
+    store_bind_str(s, 2, t->thing_id);
     if (t->type_row)
         sqlite3_bind_int64(s, 3, t->type_row);
     else
@@ -294,10 +252,10 @@ enum fl_code store_things_insert(struct store *st, struct store_thing *t, int64_
 static void read_thing(sqlite3_stmt *s, struct store_thing *t)
 {
     t->row_id = sqlite3_column_int64(s, 0);
-    copy_col(s, 1, t->name, sizeof(t->name));
-    copy_col(s, 2, t->thing_id, sizeof(t->thing_id));
+    store_col_copy(s, 1, t->name, sizeof(t->name));
+    store_col_copy(s, 2, t->thing_id, sizeof(t->thing_id));
     t->type_row = sqlite3_column_int64(s, 3);
-    copy_col(s, 4, t->type_name, sizeof(t->type_name));
+    store_col_copy(s, 4, t->type_name, sizeof(t->type_name));
     t->version = sqlite3_column_int64(s, 5);
     t->attr_value = NULL;
 }
@@ -310,7 +268,7 @@ enum fl_code store_things_get(struct store *st, const char *name, struct store_t
     sqlite3_stmt *s = store_stmt(st, SQL_THING_GET, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
+    store_bind_str(s, 1, name);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW)
@@ -334,7 +292,7 @@ enum fl_code store_things_get_with_attrs(struct store *st, const char *name, str
     sqlite3_stmt *s = store_stmt(st, SQL_THING_GET_ATTRS, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
+    store_bind_str(s, 1, name);
     enum fl_code e = FL_NOT_FOUND;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -359,7 +317,7 @@ enum fl_code store_things_id(struct store *st, const char *name, int64_t *row_id
     sqlite3_stmt *s = store_stmt(st, SQL_THING_ID, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
+    store_bind_str(s, 1, name);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW)
@@ -387,7 +345,7 @@ enum fl_code store_things_touch(struct store *st, int64_t row_id, int64_t type_r
     else
         sqlite3_bind_null(s, 2);
     sqlite3_bind_int64(s, 3, now_ms);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_THING_DELETE[] = "DELETE FROM things WHERE id = ?1";
@@ -398,7 +356,7 @@ enum fl_code store_things_delete(struct store *st, int64_t row_id, struct fl_err
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 /* ---- attributes ------------------------------------------------------------ */
@@ -433,10 +391,10 @@ enum fl_code store_things_attr_set(struct store *st, int64_t row_id, const char 
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    bind_text(s, 2, name);
-    bind_text(s, 3, value);
-    bind_text(s, 4, thing_name);
-    return run(st, s, err);
+    store_bind_str(s, 2, name);
+    store_bind_str(s, 3, value);
+    store_bind_str(s, 4, thing_name);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_ATTR_DEL[] = "DELETE FROM thing_attributes WHERE thing_id = ?1 AND name = ?2";
@@ -447,8 +405,8 @@ enum fl_code store_things_attr_del(struct store *st, int64_t row_id, const char 
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    bind_text(s, 2, name);
-    return run(st, s, err);
+    store_bind_str(s, 2, name);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_ATTR_CLEAR[] = "DELETE FROM thing_attributes WHERE thing_id = ?1";
@@ -459,7 +417,7 @@ enum fl_code store_things_attr_clear(struct store *st, int64_t row_id, struct fl
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_ATTR_GET[] = "SELECT a.value FROM things t "
@@ -472,12 +430,12 @@ enum fl_code store_things_attr_get(struct store *st, const char *thing_name, con
     sqlite3_stmt *s = store_stmt(st, SQL_ATTR_GET, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, thing_name);
-    bind_text(s, 2, name);
+    store_bind_str(s, 1, thing_name);
+    store_bind_str(s, 2, name);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW)
-        copy_col(s, 0, value, n);
+        store_col_copy(s, 0, value, n);
     else if (rc == SQLITE_DONE)
         e = FL_NOT_FOUND;
     else
@@ -543,12 +501,12 @@ enum fl_code store_things_page(struct store *st, int64_t type_row, const char *a
         if ((s = store_stmt(st, SQL_PAGE_TYPE, err)) == NULL)
             return FL_INTERNAL;
         sqlite3_bind_int64(s, 1, type_row);
-        bind_text(s, 2, after);
+        store_bind_str(s, 2, after);
         sqlite3_bind_int(s, 3, limit);
     } else {
         if ((s = store_stmt(st, SQL_PAGE_ALL, err)) == NULL)
             return FL_INTERNAL;
-        bind_text(s, 1, after);
+        store_bind_str(s, 1, after);
         sqlite3_bind_int(s, 2, limit);
     }
     return scan(st, s, 0, fn, ctx, count, err);
@@ -569,9 +527,9 @@ enum fl_code store_things_page_attr_eq(struct store *st, const char *attr, const
     sqlite3_stmt *s = store_stmt(st, SQL_PAGE_ATTR_EQ, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, attr);
-    bind_text(s, 2, value);
-    bind_text(s, 3, after);
+    store_bind_str(s, 1, attr);
+    store_bind_str(s, 2, value);
+    store_bind_str(s, 3, after);
     sqlite3_bind_int64(s, 4, type_row);
     sqlite3_bind_int(s, 5, limit);
     return scan(st, s, 1, fn, ctx, count, err);
@@ -592,10 +550,10 @@ enum fl_code store_things_page_attr_range(struct store *st, const char *attr, co
     sqlite3_stmt *s = store_stmt(st, SQL_PAGE_ATTR_RANGE, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, attr);
-    bind_text(s, 2, after_value);
-    bind_text(s, 3, after_name);
-    bind_text(s, 4, hi);
+    store_bind_str(s, 1, attr);
+    store_bind_str(s, 2, after_value);
+    store_bind_str(s, 3, after_name);
+    store_bind_str(s, 4, hi);
     sqlite3_bind_int64(s, 5, type_row);
     sqlite3_bind_int(s, 6, limit);
     return scan(st, s, 1, fn, ctx, count, err);
