@@ -19,18 +19,13 @@
 
 #include "ca.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define NOW 1764142417 /* 2025-11-26, as tu_core's clock */
 
 static char dir[64];
 static char cadir[128];
 static struct fl_err err;
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void setup(void)
 {
@@ -42,7 +37,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(dir);
 }
 
 /* ---- helpers ------------------------------------------------------------- */

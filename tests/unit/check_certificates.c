@@ -36,12 +36,6 @@ static struct fl_core *c;
 static struct fl_err err;
 static char dir[64];
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
     c = tu_core();
@@ -55,17 +49,13 @@ static void teardown(void)
     if (c->ca)
         ca_close(c->ca);
     tu_core_free(c);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(dir);
 }
 
 /* Gives c a built-in CA (EC device keys: fast). */
 static void with_ca(void)
 {
-    char cadir[128];
-    snprintf(cadir, sizeof(cadir), "%s/ca", dir);
-    struct ca_options o = {.root_key = CA_KEY_EC_P256, .device_key = CA_KEY_EC_P256};
-    c->ca = ca_open(cadir, &o, NOW_S, &err);
-    ck_assert_msg(c->ca != NULL, "ca_open: %s", err.msg);
+    tu_with_ca(c, dir);
 }
 
 /* ---- OpenSSL helpers -------------------------------------------------------- */

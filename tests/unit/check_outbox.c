@@ -445,22 +445,12 @@ END_TEST
 
 static char dir[64];
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void setup_ca(void)
 {
     setup();
     snprintf(dir, sizeof(dir), "/tmp/fleetd-check-outbox-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char cadir[128];
-    snprintf(cadir, sizeof(cadir), "%s/ca", dir);
-    struct ca_options o = {.root_key = CA_KEY_EC_P256, .device_key = CA_KEY_EC_P256};
-    c->ca = ca_open(cadir, &o, 1764142417, &err);
-    ck_assert_msg(c->ca != NULL, "ca_open: %s", err.msg);
+    tu_with_ca(c, dir);
     ck_assert_msg(certificates_register_builtin_ca(c, ca_root_pem(c->ca), &err) == FL_OK, "%s", err.msg);
 }
 
@@ -468,7 +458,7 @@ static void teardown_ca(void)
 {
     ca_close(c->ca);
     teardown();
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(dir);
 }
 
 struct cert {
@@ -987,7 +977,7 @@ START_TEST(test_kick_gc)
     ck_assert_int_eq(pool_rows(pool), 0);
     kick_destroy(k);
     core_pool_close(pool);
-    nftw(dbdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(dbdir);
 }
 END_TEST
 

@@ -37,12 +37,6 @@ static struct fl_core *c;
 static struct fl_err err;
 static char dir[64];
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
     c = tu_core();
@@ -56,7 +50,7 @@ static void teardown(void)
     if (c->ca)
         ca_close(c->ca);
     tu_core_free(c);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(dir);
 }
 
 static void with_ca(void)

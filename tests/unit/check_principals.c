@@ -24,30 +24,20 @@ static struct fl_core *c;
 static struct fl_err err;
 static char dir[64];
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
     c = tu_core();
     fl_err_clear(&err);
     snprintf(dir, sizeof(dir), "/tmp/fleetd-check-princ-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char cadir[128];
-    snprintf(cadir, sizeof(cadir), "%s/ca", dir);
-    struct ca_options o = {.root_key = CA_KEY_EC_P256, .device_key = CA_KEY_EC_P256};
-    c->ca = ca_open(cadir, &o, 1764142417, &err);
-    ck_assert_msg(c->ca != NULL, "ca_open: %s", err.msg);
+    tu_with_ca(c, dir);
 }
 
 static void teardown(void)
 {
     ca_close(c->ca);
     tu_core_free(c);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(dir);
 }
 
 /* A new ACTIVE certificate: its id and ARN. */

@@ -4,6 +4,10 @@
  */
 #include "testutil.h"
 
+#include "ca.h"
+
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,4 +61,25 @@ void tu_core_free(struct fl_core *c)
     free(c->clock.ctx);
     core_close(c);
     free(c);
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void tu_rmtree(const char *dir)
+{
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_with_ca(struct fl_core *c, const char *dir)
+{
+    char cadir[256];
+    struct fl_err err;
+    snprintf(cadir, sizeof(cadir), "%s/ca", dir);
+    struct ca_options o = {.root_key = CA_KEY_EC_P256, .device_key = CA_KEY_EC_P256};
+    c->ca = ca_open(cadir, &o, core_now_ms(c) / 1000, &err);
+    ck_assert_msg(c->ca != NULL, "ca_open: %s", err.msg);
 }
