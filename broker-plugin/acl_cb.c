@@ -13,8 +13,9 @@
  * Explicit Deny wins (policy_eval). A client without a context (a will
  * after its context was swept, an unknown client) is denied; so is a
  * context whose certificate was revoked (no policy set). Trusted internal
- * clients are allowed everything; the broker's log lines they receive
- * ($SYS/broker/log/N) teach the plugin why a client disconnects.
+ * clients are allowed everything but the broker's log lines
+ * ($SYS/broker/log/N): those teach the plugin why a client disconnects as
+ * they pass here, and are then not delivered (fleetd has no use for them).
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -135,8 +136,15 @@ int acl_cb_check(int event, void *event_data, void *userdata)
     const struct fp_ctx *ctx = clients_find(&p->clients, ed->client, mosquitto_client_id(ed->client));
     p->stats.acl_checks++;
     if (ctx && ctx->internal && ed->access == MOSQ_ACL_READ && ed->topic && ed->topic[0] == '$' &&
-        strncmp(ed->topic, LOG_TOPIC, sizeof(LOG_TOPIC) - 1) == 0 && ed->payload)
-        acl_cb_log_line(p, ed->payload, ed->payloadlen);
+        strncmp(ed->topic, LOG_TOPIC, sizeof(LOG_TOPIC) - 1) == 0) {
+        if (ed->payload)
+            acl_cb_log_line(p, ed->payload, ed->payloadlen);
+        /* Read: fleetd subscribes only so that the broker publishes its
+         * log, and discards what it gets. Not delivering it saves the
+         * broker a message, a packet and a write per line (three per
+         * device connection). */
+        return MOSQ_ERR_ACL_DENIED;
+    }
     int rc = acl_cb_decide(ctx, ed->access, ed->topic, ed->retain);
     if (rc)
         p->stats.acl_denied++;

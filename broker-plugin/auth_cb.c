@@ -35,11 +35,12 @@
 #define TAKEOVER_GRACE_MS 1000
 
 /* hex SHA-256 of the certificate's DER: AWS's certificateId */
-static int cert_id_of(X509 *x, char out[65])
+static int cert_id_of(struct fp_plugin *p, X509 *x, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
+    /* the fetched digest spares OpenSSL 3 a lookup by name per connect */
+    if (X509_digest(x, p->sha256 ? p->sha256 : EVP_sha256(), md, &n) != 1 || n != 32)
         return -1;
     static const char hex[] = "0123456789abcdef";
     for (unsigned i = 0; i < n; i++) {
@@ -132,7 +133,7 @@ int auth_cb_basic(int event, void *event_data, void *userdata)
     if (x == NULL)
         return deny(p, id, addr, "no client certificate");
     char cert_id[65];
-    int bad = cert_id_of(x, cert_id);
+    int bad = cert_id_of(p, x, cert_id);
     X509_free(x);
     if (bad)
         return deny(p, id, addr, "cannot digest the client certificate");
@@ -152,17 +153,17 @@ int auth_cb_basic(int event, void *event_data, void *userdata)
         return deny(p, id, addr, "unknown certificate");
     if (rc)
         return deny(p, id, addr, err.msg);
-    struct policy_set *set = NULL;
-    rc = clients_compile(p, cert_id, id, addr, &set, &err);
+    struct fp_pol *pol = NULL;
+    rc = clients_compile(p, cert_id, id, addr, 1, &pol, &err);
     if (rc)
         return deny(p, id, addr, err.msg);
 
     ctx = clients_add(p, client, id);
     if (ctx == NULL) {
-        policy_set_free(set);
+        pcache_unref(p, pol);
         return MOSQ_ERR_NOMEM;
     }
-    ctx->set = set;
+    clients_set_pol(p, ctx, pol);
     memcpy(ctx->cert_id, cert_id, sizeof(ctx->cert_id));
     snprintf(ctx->ip, sizeof(ctx->ip), "%s", addr ? addr : "");
     ctx->durable = !mosquitto_client_clean_session(client);

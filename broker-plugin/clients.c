@@ -146,7 +146,7 @@ static void ctx_free(struct fp_plugin *p, struct fp_ctx *ctx)
         p->kicks_pending--;
     if (ctx->stale && p->stale_pending)
         p->stale_pending--;
-    policy_set_free(ctx->set);
+    pcache_unref(p, ctx->pol);
     free(ctx);
 }
 
@@ -175,14 +175,15 @@ size_t clients_sweep(struct fp_plugin *p, int force)
     return freed;
 }
 
-void clients_free_all(struct fp_clients *t)
+void clients_free_all(struct fp_plugin *p)
 {
+    struct fp_clients *t = &p->clients;
     if (t->buckets) {
         for (uint32_t i = 0; i <= t->mask; i++) {
             struct fp_ctx *c = t->buckets[i];
             while (c) {
                 struct fp_ctx *nx = c->next;
-                policy_set_free(c->set);
+                pcache_unref(p, c->pol);
                 free(c);
                 c = nx;
             }
@@ -210,24 +211,61 @@ int clients_each(struct fp_plugin *p, clients_fn fn, void *arg)
 size_t clients_ctx_bytes(const struct fp_ctx *ctx)
 {
     size_t n = malloc_usable_size((void *)ctx);
-    if (ctx->set)
-        n += malloc_usable_size(ctx->set);
+    if (ctx->pol)
+        n += malloc_usable_size(ctx->pol) + malloc_usable_size(ctx->pol->set);
     return n;
 }
 
+void clients_set_pol(struct fp_plugin *p, struct fp_ctx *ctx, struct fp_pol *pol)
+{
+    struct fp_pol *old = ctx->pol;
+    ctx->pol = pol;
+    ctx->set = pol ? pol->set : NULL;
+    pcache_unref(p, old);
+}
+
+static enum fl_code connect_denied(const char *id, struct fl_err *err)
+{
+    return fl_err_set(err, FL_ACCESS_DENIED, "iot:Connect is not allowed for client id %s", id);
+}
+
 enum fl_code clients_compile(struct fp_plugin *p, const char *cert_id, const char *id, const char *ip,
-                             struct policy_set **out, struct fl_err *err)
+                             int use_cache, struct fp_pol **out, struct fl_err *err)
 {
     *out = NULL;
+    size_t idl = strlen(id);
+    if (use_cache && p->pcache.max_idle) {
+        struct fp_pol *e = pcache_get(p, cert_id, id, ip);
+        /* a hit is only as fresh as the last outbox row handled; a change
+         * still waiting there may concern it (fleet_plugin.h) */
+        if (e && !control_cb_settled(p)) {
+            p->stats.pcache_unsettled++;
+            pcache_unref(p, e);
+            e = NULL;
+        }
+        if (e) {
+            p->stats.pcache_hits++;
+            if (policy_eval_name(e->set, POLICY_CONNECT, id, idl, NULL) != POLICY_ALLOWED) {
+                pcache_unref(p, e);
+                return connect_denied(id, err);
+            }
+            *out = e;
+            return FL_OK;
+        }
+        p->stats.pcache_misses++;
+    }
     struct policy_set *set = NULL;
-    enum fl_code rc = policies_compile_for_principal(p->core, cert_id, id, ip && *ip ? ip : NULL, &set, err);
+    enum fl_code rc =
+        policies_compile_for_principal_with(p->core, p->docs, cert_id, id, ip && *ip ? ip : NULL, &set, err);
     if (rc)
         return rc;
-    if (policy_eval_name(set, POLICY_CONNECT, id, strlen(id), NULL) != POLICY_ALLOWED) {
+    if (policy_eval_name(set, POLICY_CONNECT, id, idl, NULL) != POLICY_ALLOWED) {
         policy_set_free(set);
-        return fl_err_set(err, FL_ACCESS_DENIED, "iot:Connect is not allowed for client id %s", id);
+        return connect_denied(id, err);
     }
-    *out = set;
+    *out = pcache_put(p, cert_id, id, ip, set);
+    if (*out == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
     return FL_OK;
 }
 
@@ -296,9 +334,10 @@ static enum fl_code refresh_one(struct fp_plugin *p, struct fp_ctx *ctx)
     enum fl_code rc = certificates_is_usable(p->core, ctx->cert_id, &usable, &err);
     if (rc == FL_UNAVAILABLE)
         return rc;
-    struct policy_set *set = NULL;
+    struct fp_pol *pol = NULL;
     if (rc == FL_OK && usable) {
-        rc = clients_compile(p, ctx->cert_id, ctx->client_id, ctx->ip, &set, &err);
+        /* stale because something changed: compile (and cache) afresh */
+        rc = clients_compile(p, ctx->cert_id, ctx->client_id, ctx->ip, 0, &pol, &err);
         if (rc == FL_UNAVAILABLE)
             return rc;
     } else if (rc == FL_OK) {
@@ -308,8 +347,7 @@ static enum fl_code refresh_one(struct fp_plugin *p, struct fp_ctx *ctx)
     /* Decision: a context whose certificate or policies no longer check
      * out does not keep its old rights while it waits: it denies
      * everything at once and is disconnected. */
-    policy_set_free(ctx->set);
-    ctx->set = set;
+    clients_set_pol(p, ctx, pol);
     if (rc) {
         core_log(p->core, FL_LOG_INFO, "client %s: %s; disconnecting", ctx->client_id, err.msg);
         mark_kick(p, ctx);

@@ -11,7 +11,9 @@
  *   cert_status  contexts of that certificate (target NULL: every context)
  *   authz        are re-checked (certificate usable?) and recompiled; see
  *                clients.c. Both kinds get the same treatment: a status
- *                check is one indexed read next to the compile.
+ *                check is one indexed read next to the compile. Both
+ *                also invalidate the policy cache's entries of that
+ *                certificate (of everyone for NULL), see pcache.c.
  * The row callback does no SQL (it runs inside outbox_read's transaction):
  * certificates named by a read's rows are collected and their contexts
  * re-checked once the read is over. Kicks are only marked here: TICK
@@ -75,9 +77,11 @@ static enum fl_code on_row(void *arg, const struct outbox_row *row)
     const char *kind = row->kind ? row->kind : "";
     if (strcmp(kind, OUTBOX_PUBLISH) == 0)
         row_publish(p, row);
-    else if (strcmp(kind, OUTBOX_AUTHZ) == 0 || strcmp(kind, OUTBOX_CERT_STATUS) == 0)
-        add_target(p, row->target); /* NULL: every client (a CA changed, a group policy ...) */
-    else
+    else if (strcmp(kind, OUTBOX_AUTHZ) == 0 || strcmp(kind, OUTBOX_CERT_STATUS) == 0) {
+        /* NULL: every client (a CA changed, a group policy ...) */
+        pcache_invalidate(p, row->target);
+        add_target(p, row->target);
+    } else
         core_log(p->core, FL_LOG_WARN, "outbox %lld: unknown kind %s; skipped", (long long)row->id, kind);
     p->cursor = row->id;
     p->stats.rows++;
@@ -131,6 +135,26 @@ enum fl_code control_cb_drain(struct fp_plugin *p)
             rc = r2;
     }
     return rc;
+}
+
+static enum fl_code peek_row(void *arg, const struct outbox_row *row)
+{
+    (void)row;
+    *(int *)arg = 1;
+    return FL_OK;
+}
+
+int control_cb_settled(struct fp_plugin *p)
+{
+    if (!p->cursor_loaded)
+        return 0;
+    struct fl_err err;
+    fl_err_clear(&err);
+    int pending = 0;
+    int64_t last = p->cursor;
+    if (outbox_read(p->core, p->cursor, 1, peek_row, &pending, &last, &err) != FL_OK)
+        return 0;
+    return !pending;
 }
 
 int control_cb_kick(int event, void *event_data, void *userdata)

@@ -29,6 +29,10 @@
 #define FP_WORK_BUDGET_MS 20  /* recompiles per TICK before yielding to clients */
 #define FP_OUTBOX_BATCH 256   /* outbox rows per read */
 #define FP_QUEUE_MAX 65536    /* pending connectivity updates kept while the database is busy */
+#define FP_PCACHE_IDLE 10000  /* compiled policy sets kept for devices that are not connected */
+#define FP_PCACHE_TTL_S 3600  /* ... for at most this long */
+#define FP_PCACHE_SLOTS 1024  /* per-certificate invalidation counters (a power of two) */
+#define FP_DOC_CACHE 256      /* distinct policy documents kept parsed */
 
 enum fp_state {
     FP_LIVE = 1, /* connected, the current connection of its client id */
@@ -50,6 +54,40 @@ enum fp_reason {
     FP_R_COUNT
 };
 
+/* A compiled policy set and the key it was compiled for, shared by the
+ * contexts that use it (refs) and the policy cache (pcache.c), which holds
+ * one more reference while the entry is cached. Entries of connected
+ * clients cost only this header (the set is the one the context needs
+ * anyway); idle entries (only the cache holds them) are bounded in number
+ * and age. */
+struct fp_pol {
+    struct fp_pol *next;          /* hash chain of the cache */
+    struct fp_pol *older, *newer; /* the idle list, oldest first */
+    struct policy_set *set;       /* owned; never NULL */
+    uint64_t ggen;                /* the cache's global generation when compiled */
+    uint32_t cgen;                /* the generation of its certificate's slot when compiled */
+    uint32_t refs;                /* contexts using it, + 1 while cached */
+    uint32_t hash;                /* of certificate id and client id */
+    uint8_t cached;               /* in the cache's hash */
+    uint8_t idle;                 /* on the idle list: cached, and no context uses it */
+    uint8_t by_ip;                /* the set read aws:SourceIp: the address is part of the key */
+    int64_t idle_since;           /* monotonic ms, while on the idle list */
+    char cert_id[65];
+    char key[]; /* client id, NUL, then (by_ip) the source address, NUL */
+};
+
+struct fp_pcache {
+    struct fp_pol **buckets;
+    uint32_t mask;                  /* buckets - 1 (a power of two) */
+    uint32_t count;                 /* cached entries */
+    struct fp_pol *oldest, *newest; /* idle list */
+    uint32_t nidle;
+    uint32_t max_idle;              /* 0: nothing is cached */
+    int64_t ttl_ms;                 /* idle entries older than this are dropped */
+    uint64_t ggen;                  /* bumped by a change that may concern every client */
+    uint32_t cgen[FP_PCACHE_SLOTS]; /* bumped by a change for a certificate of that slot */
+};
+
 /* One client connection (or offline persistent session) the plugin
  * authenticated. Keyed by client id in struct fp_clients; the connection
  * pointer tells a context from the one it superseded (mosquitto reuses
@@ -58,7 +96,8 @@ struct fp_ctx {
     struct fp_ctx *next;    /* hash chain, newest first */
     struct fp_ctx *gnext;   /* sweep list (FP_GONE only) */
     const void *conn;       /* the struct mosquitto * of this connection */
-    struct policy_set *set; /* compiled policies; NULL = deny everything */
+    struct policy_set *set; /* compiled policies (pol->set, read per message); NULL = deny everything */
+    struct fp_pol *pol;     /* the reference that keeps set alive; NULL with set */
     uint64_t gen;           /* unique and increasing: presence versionNumber, deferred work */
     int64_t connected_ms;   /* wall clock */
     int64_t expire_ms;      /* FP_GONE: free after this (monotonic clock) */
@@ -103,10 +142,13 @@ struct fp_options {
     int busy_ms;         /* plugin_opt_busy_timeout_ms */
     int session_ttl_s;   /* plugin_opt_session_ttl_s */
     int drain_ms;        /* plugin_opt_drain_interval_ms */
+    int pcache_idle;     /* plugin_opt_policy_cache: idle compiled sets kept (0: no cache) */
+    int pcache_ttl_s;    /* plugin_opt_policy_cache_ttl_s */
 };
 
 struct fp_stats {
     uint64_t auth_ok, auth_denied, acl_checks, acl_denied, kicks, rows, recompiles, flushes;
+    uint64_t pcache_hits, pcache_misses, pcache_stale, pcache_evicted, pcache_unsettled;
 };
 
 struct fp_plugin {
@@ -115,6 +157,9 @@ struct fp_plugin {
     int own_core; /* core opened by plugin_open, closed by plugin_close */
     struct fp_options opt;
     struct fp_clients clients;
+    struct fp_pcache pcache;
+    struct evp_md_st *sha256;      /* EVP_MD fetched once (certificate ids) */
+    struct policy_doc_cache *docs; /* parsed policy documents (policy_doc.h), for every compile */
     /* monotonic milliseconds, for rate limits and TTLs (tests replace it) */
     int64_t (*mono_ms)(void *ctx);
     void *mono_ctx;
@@ -184,16 +229,23 @@ void clients_retire(struct fp_plugin *p, struct fp_ctx *ctx, int64_t expire_ms);
  * Returns how many were freed. */
 size_t clients_sweep(struct fp_plugin *p, int force);
 /* Frees every context and the table. */
-void clients_free_all(struct fp_clients *t);
+void clients_free_all(struct fp_plugin *p);
 
-/* Compiles the policies of certificate cert_id for client id and source
- * address ip (NULL or "": unknown) into *out (policies_compile_for_principal)
- * and checks iot:Connect for the client id: FL_ACCESS_DENIED when not
- * allowed (*out then NULL). Returns FL_OK, FL_ACCESS_DENIED, FL_NOT_FOUND
- * (certificate gone), FL_MALFORMED_POLICY, or a store error
- * (FL_UNAVAILABLE = busy, retry). */
+/* The policies of certificate cert_id for client id and source address ip
+ * (NULL or "": unknown): from the policy cache when use_cache and a valid
+ * entry exists (pcache_get), else compiled (policies_compile_for_principal)
+ * and cached; either way iot:Connect is checked for the client id:
+ * FL_ACCESS_DENIED when not allowed (refusals are not cached). *out
+ * receives one reference (pcache_unref, or hand it to clients_set_pol).
+ * Returns FL_OK, FL_ACCESS_DENIED, FL_NOT_FOUND (certificate gone),
+ * FL_MALFORMED_POLICY, FL_INTERNAL (out of memory) or a store error
+ * (FL_UNAVAILABLE = busy, retry). The certificate's status is not checked
+ * here. */
 enum fl_code clients_compile(struct fp_plugin *p, const char *cert_id, const char *id, const char *ip,
-                             struct policy_set **out, struct fl_err *err);
+                             int use_cache, struct fp_pol **out, struct fl_err *err);
+/* Makes pol (its reference is taken over; NULL = deny everything) the
+ * policies of ctx, releasing the previous ones. */
+void clients_set_pol(struct fp_plugin *p, struct fp_ctx *ctx, struct fp_pol *pol);
 
 /* Marks every context whose certificate is cert_id (NULL: every context)
  * for a re-check by clients_refresh_stale. Returns how many. */
@@ -217,6 +269,39 @@ size_t clients_ctx_bytes(const struct fp_ctx *ctx);
  * Returns FL_OK, or FL_UNAVAILABLE when the store was busy (retry). */
 enum fl_code clients_refresh_stale(struct fp_plugin *p, int64_t budget_ms);
 
+/* ==== pcache.c: compiled policies by (certificate, client id[, address]) == */
+
+/* Validity: an entry is used only while no authz or cert_status outbox row
+ * that may concern it has been handled since it was compiled (a row for a
+ * certificate bumps that certificate's slot counter, a row for everyone
+ * the global one: pcache_invalidate), and only when no outbox row is
+ * waiting to be handled (control_cb_settled): a change is committed
+ * together with its row, so a settled outbox means the registry holds no
+ * change the entry has not seen. A hit is thus as fresh as a compile. */
+
+/* Sets up an empty cache keeping at most max_idle idle entries for at most
+ * ttl_s seconds (max_idle 0: nothing is cached, entries only carry their
+ * references). */
+void pcache_init(struct fp_pcache *pc, int max_idle, int ttl_s);
+/* The valid cached entry for the key, with one more reference for the
+ * caller, or NULL. Entries found invalid are dropped. No SQL. */
+struct fp_pol *pcache_get(struct fp_plugin *p, const char *cert_id, const char *id, const char *ip);
+/* Wraps set (taken over) in an entry for the key, caches it (replacing
+ * entries for the same key) and returns it with one reference for the
+ * caller; NULL when out of memory (set is then freed). */
+struct fp_pol *pcache_put(struct fp_plugin *p, const char *cert_id, const char *id, const char *ip,
+                          struct policy_set *set);
+/* Releases one reference (NULL is fine). */
+void pcache_unref(struct fp_plugin *p, struct fp_pol *pol);
+/* A change for certificate cert_id (NULL: for every client) was handled:
+ * entries compiled before it are no longer used. */
+void pcache_invalidate(struct fp_plugin *p, const char *cert_id);
+/* Drops idle entries older than the TTL (from TICK). Returns how many. */
+size_t pcache_expire(struct fp_plugin *p);
+/* Drops the cache's references (entries still used by contexts live on
+ * until those release them) and its table. */
+void pcache_free_all(struct fp_plugin *p);
+
 /* ==== auth_cb.c: MOSQ_EVT_BASIC_AUTH ====================================== */
 
 int auth_cb_basic(int event, void *event_data, void *userdata);
@@ -235,6 +320,10 @@ enum fp_reason acl_cb_log_line(struct fp_plugin *p, const char *line, size_t len
 /* ==== control_cb.c: MOSQ_EVT_CONTROL and the outbox ======================= */
 
 int control_cb_kick(int event, void *event_data, void *userdata);
+/* 1 when every outbox row committed so far has been handled (the cursor is
+ * loaded and no row follows it), 0 otherwise or when the store is busy.
+ * One indexed read. */
+int control_cb_settled(struct fp_plugin *p);
 /* Handles outbox rows after the cursor (publish, cert_status, authz), then
  * saves the cursor. Kicks are only marked here (TICK performs them).
  * Returns FL_OK, or a store error (the rest is retried later). */

@@ -4,7 +4,8 @@
  * under load; its timestamps are not filled in, G8), so every task here
  * is rate-limited on the monotonic clock and the idle cost is a clock read
  * and a few compares:
- *   - sweep contexts that went away (after their wills were checked);
+ *   - sweep contexts that went away (after their wills were checked) and
+ *     cached policies idle for longer than their TTL;
  *   - drain the outbox every drain interval (the safety net for lost kicks);
  *   - re-check stale contexts within a time budget;
  *   - kick clients marked for disconnection: here, never from a callback
@@ -39,8 +40,9 @@ static int kick_one(struct fp_plugin *p, struct fp_ctx *ctx, void *arg)
 void tick_cb_run(struct fp_plugin *p, int force)
 {
     int64_t now = plugin_mono_ms(p);
-    if (p->clients.gone && (force || now - p->last_sweep >= SWEEP_MS)) {
+    if ((p->clients.gone || p->pcache.oldest) && (force || now - p->last_sweep >= SWEEP_MS)) {
         clients_sweep(p, 0);
+        pcache_expire(p);
         p->last_sweep = now;
     }
     if (force || p->drain_more || now - p->last_drain >= p->opt.drain_ms || now < p->last_drain) {

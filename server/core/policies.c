@@ -1067,8 +1067,9 @@ static int cert_field(void *ctx, const char *name, char *buf, size_t buflen)
     return 0;
 }
 
-static enum fl_code principal_compile(struct fl_core *c, const struct principal *p, const char *client_id,
-                                      const char *source_ip, struct policy_set **out, struct fl_err *err)
+static enum fl_code principal_compile(struct fl_core *c, struct policy_doc_cache *docs,
+                                      const struct principal *p, const char *client_id, const char *source_ip,
+                                      struct policy_set **out, struct fl_err *err)
 {
     struct policy_src *src = calloc(p->policies.n ? p->policies.n : 1, sizeof(*src));
     if (src == NULL)
@@ -1091,7 +1092,7 @@ static enum fl_code principal_compile(struct fl_core *c, const struct principal 
         .cert_field = p->pem ? cert_field : NULL,
         .cert_ctx = p->pem,
     };
-    enum fl_code rc = policy_doc_compile(src, p->policies.n, &v, out, err);
+    enum fl_code rc = policy_doc_compile_with(docs, src, p->policies.n, &v, out, err);
     free(src);
     return rc;
 }
@@ -1099,6 +1100,14 @@ static enum fl_code principal_compile(struct fl_core *c, const struct principal 
 enum fl_code policies_compile_for_principal(struct fl_core *c, const char *cert_id, const char *client_id,
                                             const char *source_ip, struct policy_set **out,
                                             struct fl_err *err)
+{
+    return policies_compile_for_principal_with(c, NULL, cert_id, client_id, source_ip, out, err);
+}
+
+enum fl_code policies_compile_for_principal_with(struct fl_core *c, struct policy_doc_cache *docs,
+                                                 const char *cert_id, const char *client_id,
+                                                 const char *source_ip, struct policy_set **out,
+                                                 struct fl_err *err)
 {
     *out = NULL;
     if (cert_id == NULL || !is_hex64(cert_id))
@@ -1111,7 +1120,7 @@ enum fl_code policies_compile_for_principal(struct fl_core *c, const char *cert_
         rc = store_end(c->st, rc, err);
     }
     if (rc == FL_OK)
-        rc = principal_compile(c, &p, client_id, source_ip, out, err);
+        rc = principal_compile(c, docs, &p, client_id, source_ip, out, err);
     principal_free(&p);
     return rc;
 }
@@ -1347,7 +1356,7 @@ enum fl_code policies_test_authorization(struct fl_core *c, const struct policie
     }
     struct policy_set *set = NULL;
     if (rc == FL_OK)
-        rc = principal_compile(c, &p, in->client_id, NULL, &set, err);
+        rc = principal_compile(c, NULL, &p, in->client_id, NULL, &set, err);
     principal_free(&p);
     if (rc)
         return rc;

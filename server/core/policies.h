@@ -155,6 +155,13 @@ enum fl_code policies_test_authorization(struct fl_core *c, const struct policie
 enum fl_code policies_compile_for_principal(struct fl_core *c, const char *cert_id, const char *client_id,
                                             const char *source_ip, struct policy_set **out,
                                             struct fl_err *err);
+/* The same, parsing documents through docs (policy_doc.h; NULL: none), the
+ * broker's way: it compiles for every connecting device. */
+struct policy_doc_cache;
+enum fl_code policies_compile_for_principal_with(struct fl_core *c, struct policy_doc_cache *docs,
+                                                 const char *cert_id, const char *client_id,
+                                                 const char *source_ip, struct policy_set **out,
+                                                 struct fl_err *err);
 
 /* Inside a transaction the caller opened: *n = number of policies attached
  * to target_arn (DeleteCertificate and DeleteThingGroup refuse while > 0). */

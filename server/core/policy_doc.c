@@ -5,7 +5,9 @@
  * One walk over the parsed JSON does both jobs: without variables it only
  * validates; with them it also emits compiled statements into a builder
  * whose growable arrays are copied into one block at the end, so the
- * evaluator's data lives in a single allocation.
+ * evaluator's data lives in a single allocation. A caller that compiles
+ * often (the broker) keeps parsed documents in a policy_doc_cache: the walk
+ * only reads the JSON, so one parsed tree serves every compile.
  */
 #include "policy_doc.h"
 
@@ -33,9 +35,11 @@ struct vec {
 
 struct builder {
     const struct policy_vars *vars; /* NULL: validate only */
+    struct policy_doc_cache *docs;  /* parsed documents, or NULL */
     const char *pname;              /* policy being compiled, for messages */
     uint32_t policy;
-    int v2012; /* Version 2012-10-17: variables are substituted */
+    int v2012;     /* Version 2012-10-17: variables are substituted */
+    uint32_t deps; /* POLICY_DEP_*: what the compiled set read */
     struct vec deny, allow, pats, missing, names;
     char *str;
     size_t nstr, capstr;
@@ -121,11 +125,13 @@ static int name_is(const char *n, size_t nl, const char *lit)
 }
 
 /* The value of variable (or condition key) n[0..nl) for this connection, or
- * NULL when it has none. buf holds values that must be produced. */
-static const char *lookup(const struct policy_vars *v, const char *n, size_t nl, char *buf, size_t buflen)
+ * NULL when it has none. buf holds values that must be produced. Notes in
+ * b->deps what the result depends on. */
+static const char *lookup(struct builder *b, const char *n, size_t nl, char *buf, size_t buflen)
 {
     static const char attrs[] = "iot:Connection.Thing.Attributes[";
     static const char cert[] = "iot:Certificate.";
+    const struct policy_vars *v = b->vars;
     if (v == NULL)
         return NULL;
     if (name_is(n, nl, "iot:ClientId"))
@@ -138,8 +144,10 @@ static const char *lookup(const struct policy_vars *v, const char *n, size_t nl,
         return v->thing_name ? v->thing_type_name : NULL;
     if (name_is(n, nl, "iot:CertificateId"))
         return v->certificate_id;
-    if (name_is(n, nl, "aws:SourceIp"))
+    if (name_is(n, nl, "aws:SourceIp")) {
+        b->deps |= POLICY_DEP_SOURCE_IP;
         return v->source_ip;
+    }
     size_t al = sizeof(attrs) - 1;
     if (nl > al + 1 && strncasecmp(n, attrs, al) == 0 && n[nl - 1] == ']') {
         if (v->thing_name == NULL)
@@ -207,7 +215,7 @@ static int expand(struct builder *b, const char *t, int glob_mode, uint32_t *off
                     continue;
                 }
                 char vbuf[VALUE_MAX];
-                const char *val = lookup(b->vars, p + 2, nl, vbuf, sizeof(vbuf));
+                const char *val = lookup(b, p + 2, nl, vbuf, sizeof(vbuf));
                 if (val == NULL) {
                     b->nstr = start;
                     if (b->str)
@@ -535,7 +543,7 @@ static int cond_holds(struct builder *b, const struct op_def *op, int setq, int 
                       json_t *vals, uint32_t actions)
 {
     char kbuf[VALUE_MAX], nbuf[64];
-    const char *kv = lookup(b->vars, key, strlen(key), kbuf, sizeof(kbuf));
+    const char *kv = lookup(b, key, strlen(key), kbuf, sizeof(kbuf));
     size_t nvals = list_size(vals);
     if (op->kind == K_NULL) {
         for (size_t i = 0; i < nvals; i++) {
@@ -827,10 +835,145 @@ static enum fl_code walk_stmt(struct builder *b, json_t *st, size_t idx, struct 
     return emit(b, deny, not_action ? (ALL_ACTIONS & ~mask) : mask, rs, not_res != NULL, cond, err);
 }
 
+/* ---- parsed documents ------------------------------------------------------- */
+
+#define DOC_BUCKETS 256u
+
+struct doc_entry {
+    struct doc_entry *next;          /* hash chain */
+    struct doc_entry *older, *newer; /* use order */
+    json_t *root;
+    uint32_t hash;
+    size_t len;
+    char text[];
+};
+
+struct policy_doc_cache {
+    struct doc_entry *buckets[DOC_BUCKETS];
+    struct doc_entry *oldest, *newest;
+    size_t n, max;
+    uint64_t hits;
+};
+
+struct policy_doc_cache *policy_doc_cache_new(size_t max_docs)
+{
+    struct policy_doc_cache *dc = calloc(1, sizeof(*dc));
+    if (dc)
+        dc->max = max_docs ? max_docs : 1;
+    return dc;
+}
+
+static void doc_unlink(struct policy_doc_cache *dc, struct doc_entry *e)
+{
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        dc->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        dc->newest = e->older;
+    e->older = e->newer = NULL;
+}
+
+static void doc_link_newest(struct policy_doc_cache *dc, struct doc_entry *e)
+{
+    e->older = dc->newest;
+    e->newer = NULL;
+    if (dc->newest)
+        dc->newest->newer = e;
+    else
+        dc->oldest = e;
+    dc->newest = e;
+}
+
+static void doc_drop(struct policy_doc_cache *dc, struct doc_entry *e)
+{
+    for (struct doc_entry **ep = &dc->buckets[e->hash % DOC_BUCKETS]; *ep; ep = &(*ep)->next)
+        if (*ep == e) {
+            *ep = e->next;
+            break;
+        }
+    doc_unlink(dc, e);
+    json_decref(e->root);
+    free(e);
+    dc->n--;
+}
+
+void policy_doc_cache_free(struct policy_doc_cache *dc)
+{
+    if (dc == NULL)
+        return;
+    while (dc->oldest)
+        doc_drop(dc, dc->oldest);
+    free(dc);
+}
+
+size_t policy_doc_cache_size(const struct policy_doc_cache *dc)
+{
+    return dc ? dc->n : 0;
+}
+
+uint64_t policy_doc_cache_hits(const struct policy_doc_cache *dc)
+{
+    return dc ? dc->hits : 0;
+}
+
+/* Bucket hash: the length and the ends of the text (equal texts are then
+ * compared whole; hashing all of a 2 KB document would cost more than the
+ * comparison). */
+static uint32_t doc_hash(const char *t, size_t len)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)len;
+    size_t head = len < 64 ? len : 64;
+    for (size_t i = 0; i < head; i++)
+        h = (h ^ (unsigned char)t[i]) * 16777619u;
+    for (size_t i = len - (len < 64 ? len : 64); i < len; i++)
+        h = (h ^ (unsigned char)t[i]) * 16777619u;
+    return h;
+}
+
+/* The parsed document: borrowed from the cache (*owned 0) or parsed for
+ * this call (*owned 1, the caller releases it). NULL when it is not JSON
+ * (je filled). */
+static json_t *doc_parse(struct policy_doc_cache *dc, const char *text, int *owned, json_error_t *je)
+{
+    *owned = 1;
+    if (dc == NULL)
+        return json_loads(text, JSON_REJECT_DUPLICATES, je);
+    size_t len = strlen(text);
+    uint32_t h = doc_hash(text, len);
+    for (struct doc_entry *e = dc->buckets[h % DOC_BUCKETS]; e; e = e->next)
+        if (e->hash == h && e->len == len && memcmp(e->text, text, len) == 0) {
+            doc_unlink(dc, e);
+            doc_link_newest(dc, e);
+            dc->hits++;
+            *owned = 0;
+            return e->root;
+        }
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, je);
+    struct doc_entry *e = root ? malloc(sizeof(*e) + len + 1) : NULL;
+    if (e == NULL)
+        return root; /* not JSON, or no memory to keep it: parsed for this call only */
+    while (dc->n >= dc->max)
+        doc_drop(dc, dc->oldest);
+    e->root = root;
+    e->hash = h;
+    e->len = len;
+    memcpy(e->text, text, len + 1);
+    e->next = dc->buckets[h % DOC_BUCKETS];
+    dc->buckets[h % DOC_BUCKETS] = e;
+    doc_link_newest(dc, e);
+    dc->n++;
+    *owned = 0;
+    return root;
+}
+
 static enum fl_code walk_doc(struct builder *b, const char *text, struct fl_err *err)
 {
     json_error_t je;
-    json_t *root = json_loads(text ? text : "", JSON_REJECT_DUPLICATES, &je);
+    int owned = 1;
+    json_t *root = doc_parse(b->docs, text ? text : "", &owned, &je);
     if (root == NULL)
         return bad(b, err, "Policy document is not valid JSON: %s (line %d, column %d)", je.text, je.line,
                    je.column);
@@ -878,7 +1021,8 @@ static enum fl_code walk_doc(struct builder *b, const char *text, struct fl_err 
         rc = bad(b, err, "Statement must be an object or a non-empty list of objects");
     }
 out:
-    json_decref(root);
+    if (owned)
+        json_decref(root);
     return rc;
 }
 
@@ -907,8 +1051,15 @@ enum fl_code policy_doc_validate(const char *document, struct fl_err *err)
 enum fl_code policy_doc_compile(const struct policy_src *src, size_t n, const struct policy_vars *vars,
                                 struct policy_set **out, struct fl_err *err)
 {
+    return policy_doc_compile_with(NULL, src, n, vars, out, err);
+}
+
+enum fl_code policy_doc_compile_with(struct policy_doc_cache *dc, const struct policy_src *src, size_t n,
+                                     const struct policy_vars *vars, struct policy_set **out,
+                                     struct fl_err *err)
+{
     static const struct policy_vars none = {0};
-    struct builder b = {.vars = vars ? vars : &none};
+    struct builder b = {.vars = vars ? vars : &none, .docs = dc};
     b.deny.elem = b.allow.elem = sizeof(struct policy_stmt);
     b.pats.elem = sizeof(struct policy_pat);
     b.missing.elem = sizeof(struct policy_missing);
@@ -959,6 +1110,7 @@ enum fl_code policy_doc_compile(const struct policy_src *src, size_t n, const st
         goto fail;
     }
     struct policy_set *set = (struct policy_set *)blk;
+    set->deps = b.deps;
     set->npolicies = (uint32_t)n;
     set->nstmts = (uint32_t)nst;
     set->ndeny = (uint32_t)b.deny.n;
@@ -979,6 +1131,8 @@ enum fl_code policy_doc_compile(const struct policy_src *src, size_t n, const st
                b.allow.n * sizeof(struct policy_stmt));
     if (b.pats.n)
         memcpy(blk + o_pats, b.pats.p, b.pats.n * sizeof(struct policy_pat));
+    for (size_t i = 0; i < b.pats.n; i++)
+        policy_pat_classify(b.str, (uint32_t)pl, (struct policy_pat *)(blk + o_pats) + i);
     if (b.missing.n)
         memcpy(blk + o_miss, b.missing.p, b.missing.n * sizeof(struct policy_missing));
     memcpy(blk + o_str, b.str, b.nstr);

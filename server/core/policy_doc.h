@@ -30,6 +30,7 @@
 #define FL_POLICY_DOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "policy_eval.h"
@@ -91,5 +92,25 @@ enum fl_code policy_doc_validate(const char *document, struct fl_err *err);
  * applied here (stored documents passed it). */
 enum fl_code policy_doc_compile(const struct policy_src *src, size_t n, const struct policy_vars *vars,
                                 struct policy_set **out, struct fl_err *err);
+
+/* Parsed documents kept by their text, so that compiling the policies of
+ * many principals parses each distinct document once (parsing is most of
+ * a compile); what is left per compile is the walk that substitutes the
+ * connection's variables. At most max_docs documents (least recently used
+ * go first). Not thread-safe: one cache per thread (the broker plugin has
+ * one). */
+struct policy_doc_cache;
+/* NULL when out of memory. */
+struct policy_doc_cache *policy_doc_cache_new(size_t max_docs);
+/* NULL is fine. */
+void policy_doc_cache_free(struct policy_doc_cache *dc);
+/* Documents held, and how many compiles found theirs parsed. */
+size_t policy_doc_cache_size(const struct policy_doc_cache *dc);
+uint64_t policy_doc_cache_hits(const struct policy_doc_cache *dc);
+
+/* policy_doc_compile() parsing through dc (NULL: no cache). Same results. */
+enum fl_code policy_doc_compile_with(struct policy_doc_cache *dc, const struct policy_src *src, size_t n,
+                                     const struct policy_vars *vars, struct policy_set **out,
+                                     struct fl_err *err);
 
 #endif

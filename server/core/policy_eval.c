@@ -15,23 +15,35 @@ static const struct {
     const char *name;
     const char *kind;  /* NULL: the resource is "*" */
     const char *slash; /* kind + "/" */
+    uint8_t kind_id;   /* enum policy_kind */
 } actions[POLICY_ACTION_COUNT] = {
-    [POLICY_CONNECT] = {"iot:Connect", "client", "client/"},
-    [POLICY_PUBLISH] = {"iot:Publish", "topic", "topic/"},
-    [POLICY_SUBSCRIBE] = {"iot:Subscribe", "topicfilter", "topicfilter/"},
-    [POLICY_RECEIVE] = {"iot:Receive", "topic", "topic/"},
-    [POLICY_RETAIN_PUBLISH] = {"iot:RetainPublish", "topic", "topic/"},
-    [POLICY_GET_RETAINED_MESSAGE] = {"iot:GetRetainedMessage", "topic", "topic/"},
-    [POLICY_LIST_RETAINED_MESSAGES] = {"iot:ListRetainedMessages", NULL, NULL},
-    [POLICY_GET_THING_SHADOW] = {"iot:GetThingShadow", "thing", "thing/"},
-    [POLICY_UPDATE_THING_SHADOW] = {"iot:UpdateThingShadow", "thing", "thing/"},
-    [POLICY_DELETE_THING_SHADOW] = {"iot:DeleteThingShadow", "thing", "thing/"},
-    [POLICY_LIST_NAMED_SHADOWS_FOR_THING] = {"iot:ListNamedShadowsForThing", "thing", "thing/"},
-    [POLICY_DESCRIBE_JOB_EXECUTION] = {"iot:DescribeJobExecution", "thing", "thing/"},
-    [POLICY_GET_PENDING_JOB_EXECUTIONS] = {"iot:GetPendingJobExecutions", "thing", "thing/"},
-    [POLICY_START_NEXT_PENDING_JOB_EXECUTION] = {"iot:StartNextPendingJobExecution", "thing", "thing/"},
-    [POLICY_UPDATE_JOB_EXECUTION] = {"iot:UpdateJobExecution", "thing", "thing/"},
-    [POLICY_ASSUME_ROLE_WITH_CERTIFICATE] = {"iot:AssumeRoleWithCertificate", "rolealias", "rolealias/"},
+    [POLICY_CONNECT] = {"iot:Connect", "client", "client/", POLICY_KIND_CLIENT},
+    [POLICY_PUBLISH] = {"iot:Publish", "topic", "topic/", POLICY_KIND_TOPIC},
+    [POLICY_SUBSCRIBE] = {"iot:Subscribe", "topicfilter", "topicfilter/", POLICY_KIND_TOPICFILTER},
+    [POLICY_RECEIVE] = {"iot:Receive", "topic", "topic/", POLICY_KIND_TOPIC},
+    [POLICY_RETAIN_PUBLISH] = {"iot:RetainPublish", "topic", "topic/", POLICY_KIND_TOPIC},
+    [POLICY_GET_RETAINED_MESSAGE] = {"iot:GetRetainedMessage", "topic", "topic/", POLICY_KIND_TOPIC},
+    [POLICY_LIST_RETAINED_MESSAGES] = {"iot:ListRetainedMessages", NULL, NULL, POLICY_KIND_NONE},
+    [POLICY_GET_THING_SHADOW] = {"iot:GetThingShadow", "thing", "thing/", POLICY_KIND_THING},
+    [POLICY_UPDATE_THING_SHADOW] = {"iot:UpdateThingShadow", "thing", "thing/", POLICY_KIND_THING},
+    [POLICY_DELETE_THING_SHADOW] = {"iot:DeleteThingShadow", "thing", "thing/", POLICY_KIND_THING},
+    [POLICY_LIST_NAMED_SHADOWS_FOR_THING] = {"iot:ListNamedShadowsForThing", "thing", "thing/",
+                                             POLICY_KIND_THING},
+    [POLICY_DESCRIBE_JOB_EXECUTION] = {"iot:DescribeJobExecution", "thing", "thing/", POLICY_KIND_THING},
+    [POLICY_GET_PENDING_JOB_EXECUTIONS] = {"iot:GetPendingJobExecutions", "thing", "thing/",
+                                           POLICY_KIND_THING},
+    [POLICY_START_NEXT_PENDING_JOB_EXECUTION] = {"iot:StartNextPendingJobExecution", "thing", "thing/",
+                                                 POLICY_KIND_THING},
+    [POLICY_UPDATE_JOB_EXECUTION] = {"iot:UpdateJobExecution", "thing", "thing/", POLICY_KIND_THING},
+    [POLICY_ASSUME_ROLE_WITH_CERTIFICATE] = {"iot:AssumeRoleWithCertificate", "rolealias", "rolealias/",
+                                             POLICY_KIND_ROLEALIAS},
+};
+
+/* "<kind>/" by enum policy_kind */
+static const char *const kind_slash[] = {
+    [POLICY_KIND_NONE] = NULL,      [POLICY_KIND_CLIENT] = "client/",
+    [POLICY_KIND_TOPIC] = "topic/", [POLICY_KIND_TOPICFILTER] = "topicfilter/",
+    [POLICY_KIND_THING] = "thing/", [POLICY_KIND_ROLEALIAS] = "rolealias/",
 };
 
 const char *policy_action_name(enum policy_action a)
@@ -115,10 +127,96 @@ static int glob(const char *p, size_t pn, const struct subj *s)
     return pi == pn;
 }
 
+/* glob() over one contiguous subject: the broker's per-message case. */
+static int glob_flat(const char *p, size_t pn, const char *s, size_t sn)
+{
+    size_t pi = 0, si = 0;
+    size_t star_p = (size_t)-1, star_s = 0;
+    while (si < sn) {
+        if (pi < pn) {
+            unsigned char c = (unsigned char)p[pi];
+            if (c == '*') {
+                star_p = ++pi;
+                star_s = si;
+                continue;
+            }
+            if (c == '?') {
+                pi++;
+                si++;
+                while (si < sn && ((unsigned char)s[si] & 0xC0) == 0x80)
+                    si++;
+                continue;
+            }
+            size_t adv = 1;
+            if (c == '\\' && pi + 1 < pn) {
+                c = (unsigned char)p[pi + 1];
+                adv = 2;
+            }
+            if (c == (unsigned char)s[si]) {
+                pi += adv;
+                si++;
+                continue;
+            }
+        }
+        if (star_p == (size_t)-1)
+            return 0;
+        pi = star_p;
+        star_s++;
+        while (star_s < sn && ((unsigned char)s[star_s] & 0xC0) == 0x80)
+            star_s++;
+        si = star_s;
+    }
+    while (pi < pn && p[pi] == '*')
+        pi++;
+    return pi == pn;
+}
+
 int policy_glob_match(const char *pat, size_t pat_len, const char *s, size_t s_len)
 {
-    struct subj sj = {{s, "", ""}, {s_len, 0, 0}, s_len};
-    return glob(pat, pat_len, &sj);
+    return glob_flat(pat, pat_len, s, s_len);
+}
+
+void policy_pat_classify(const char *str, uint32_t arn_prefix_len, struct policy_pat *pt)
+{
+    const char *p = str + pt->off;
+    pt->kind = POLICY_KIND_NONE;
+    pt->head = 0;
+    pt->lit = 0;
+    if (pt->len < arn_prefix_len || memcmp(p, str, arn_prefix_len) != 0)
+        return;
+    for (unsigned k = POLICY_KIND_CLIENT; k <= POLICY_KIND_ROLEALIAS; k++) {
+        size_t kl = strlen(kind_slash[k]);
+        if (pt->len - arn_prefix_len < kl || memcmp(p + arn_prefix_len, kind_slash[k], kl) != 0)
+            continue;
+        /* the ARN prefix of the set is literal text (no '*', '?', '\\') */
+        if (arn_prefix_len + kl > UINT8_MAX)
+            return; /* a region or account no deployment has: match whole */
+        pt->kind = (uint8_t)k;
+        pt->head = (uint8_t)(arn_prefix_len + kl);
+        size_t lit = 0;
+        for (const char *r = p + pt->head; lit < pt->len - pt->head && lit < UINT16_MAX; lit++)
+            if (r[lit] == '*' || r[lit] == '?' || r[lit] == '\\')
+                break;
+        pt->lit = (uint16_t)lit;
+        return;
+    }
+}
+
+/* A precompiled pattern against a name of kind (policy_eval_name). */
+static inline int pat_name(const struct policy_set *set, const struct policy_pat *pt, unsigned kind,
+                           const char *name, size_t nl, const struct subj *s)
+{
+    if (pt->kind == POLICY_KIND_NONE)
+        return glob(set->str + pt->off, pt->len, s);
+    if (pt->kind != kind)
+        return 0;
+    const char *r = set->str + pt->off + pt->head;
+    size_t rl = pt->len - pt->head, lit = pt->lit;
+    if (nl < lit || memcmp(name, r, lit) != 0)
+        return 0;
+    if (lit == rl)
+        return nl == lit;
+    return glob_flat(r + lit, rl - lit, name + lit, nl - lit);
 }
 
 static int stmt_applies(const struct policy_set *set, const struct policy_stmt *st, const struct subj *s)
@@ -131,19 +229,34 @@ static int stmt_applies(const struct policy_set *set, const struct policy_stmt *
     return st->not_resource ? !hit : hit;
 }
 
+/* stmt_applies for policy_eval_name: name (of kind) is s->p[2]. */
+static int stmt_applies_name(const struct policy_set *set, const struct policy_stmt *st, unsigned kind,
+                             const struct subj *s)
+{
+    int hit = st->any_resource;
+    for (uint32_t i = 0; !hit && i < st->res_count; i++)
+        hit = pat_name(set, &set->pats[st->res_first + i], kind, s->p[2], s->n[2], s);
+    return st->not_resource ? !hit : hit;
+}
+
+/* by_name: s->p[2] is a name of the action's kind (policy_eval_name), and
+ * precompiled patterns may skip the ARN. */
 static enum policy_decision eval_subj(const struct policy_set *set, enum policy_action action,
-                                      const struct subj *s, int *policy)
+                                      const struct subj *s, int by_name, int *policy)
 {
     if (policy)
         *policy = -1;
     if (set == NULL || (unsigned)action >= POLICY_ACTION_COUNT)
         return POLICY_IMPLICIT_DENY;
     uint32_t bit = 1u << action;
+    unsigned kind = actions[action].kind_id;
     /* Deny statements come first: the first that applies decides; an Allow
      * can only decide once no Deny applies. */
     for (uint32_t i = 0; i < set->nstmts; i++) {
         const struct policy_stmt *st = &set->stmts[i];
-        if ((st->actions & bit) && stmt_applies(set, st, s)) {
+        if (!(st->actions & bit))
+            continue;
+        if (by_name ? stmt_applies_name(set, st, kind, s) : stmt_applies(set, st, s)) {
             if (policy)
                 *policy = (int)st->policy;
             return st->deny ? POLICY_EXPLICIT_DENY : POLICY_ALLOWED;
@@ -157,18 +270,18 @@ enum policy_decision policy_eval(const struct policy_set *set, enum policy_actio
 {
     size_t n = resource ? strlen(resource) : 0;
     struct subj s = {{resource ? resource : "", "", ""}, {n, 0, 0}, n};
-    return eval_subj(set, action, &s, policy);
+    return eval_subj(set, action, &s, 0, policy);
 }
 
 enum policy_decision policy_eval_name(const struct policy_set *set, enum policy_action action,
                                       const char *name, size_t name_len, int *policy)
 {
     if (set == NULL || (unsigned)action >= POLICY_ACTION_COUNT)
-        return eval_subj(NULL, action, NULL, policy);
+        return eval_subj(NULL, action, NULL, 0, policy);
     const char *kind = actions[action].kind;
     if (kind == NULL) {
         struct subj star = {{"*", "", ""}, {1, 0, 0}, 1};
-        return eval_subj(set, action, &star, policy);
+        return eval_subj(set, action, &star, 0, policy);
     }
     const char *k = actions[action].slash;
     size_t kl = strlen(k);
@@ -176,7 +289,7 @@ enum policy_decision policy_eval_name(const struct policy_set *set, enum policy_
         name_len = 0;
     struct subj s = {{set->str, k, name ? name : ""}, {set->arn_prefix_len, kl, name_len}, 0};
     s.len = s.n[0] + s.n[1] + s.n[2];
-    return eval_subj(set, action, &s, policy);
+    return eval_subj(set, action, &s, 1, policy);
 }
 
 enum policy_decision policy_eval_marks(const struct policy_set *set, enum policy_action action,

@@ -58,13 +58,35 @@ const char *policy_action_resource_kind(enum policy_action a);
 
 /* ---- compiled set layout (built by policy_doc.c; read-only elsewhere) ---- */
 
+/* Resource kinds, the "<kind>/" after the ARN prefix of a data-plane ARN
+ * (POLICY_KIND_NONE: an action whose resource is "*"). */
+enum policy_kind {
+    POLICY_KIND_NONE = 0,
+    POLICY_KIND_CLIENT,
+    POLICY_KIND_TOPIC,
+    POLICY_KIND_TOPICFILTER,
+    POLICY_KIND_THING,
+    POLICY_KIND_ROLEALIAS,
+};
+
 /* A resource pattern: len bytes at set->str + off. '*' matches any run of
  * characters, '?' exactly one (UTF-8) character, and '\' makes the next
  * byte literal (values substituted from variables are escaped so that a
- * client id "a*" is never a wildcard). */
+ * client id "a*" is never a wildcard).
+ *
+ * Precompiled for policy_eval_name(), which matches names, not ARNs: when
+ * the pattern begins with the set's own ARN prefix and "<kind>/", all
+ * literal, kind says which and head is that head's length; the name is
+ * then matched against the rest alone, and only by actions of that kind
+ * (a topic/ pattern can never match a client/ ARN). lit = literal bytes of
+ * the rest before its first '*', '?' or '\': a name that does not begin
+ * with them is rejected with one memcmp. */
 struct policy_pat {
     uint32_t off;
     uint32_t len;
+    uint16_t lit; /* kind != NONE: literal bytes after the head */
+    uint8_t head; /* kind != NONE: bytes of "arn:aws:iot:R:A:<kind>/" (region and account are short) */
+    uint8_t kind; /* enum policy_kind; NONE: the pattern is matched whole */
 };
 
 struct policy_stmt {
@@ -84,7 +106,12 @@ struct policy_missing {
     uint32_t key_off; /* NUL-terminated at set->str + key_off */
 };
 
+/* struct policy_set.deps: what a compiled set depends on besides the
+ * certificate, client id and registry (a cache of sets must key on it). */
+#define POLICY_DEP_SOURCE_IP 1u /* a variable or condition read aws:SourceIp */
+
 struct policy_set {
+    uint32_t deps; /* POLICY_DEP_* */
     uint32_t npolicies;
     uint32_t nstmts;
     uint32_t ndeny; /* stmts[0 .. ndeny) are Deny statements, the rest Allow */
@@ -97,6 +124,11 @@ struct policy_set {
     const struct policy_missing *missing; /* [nmissing] */
     const char *str;                      /* string area; str + 0 is the ARN prefix */
 };
+
+/* Fills pt->kind, head and lit from the pattern text (str + pt->off, the
+ * set's string area whose first arn_prefix_len bytes are its ARN prefix).
+ * For policy_doc.c, once per pattern when a set is built. */
+void policy_pat_classify(const char *str, uint32_t arn_prefix_len, struct policy_pat *pt);
 
 /* ---- evaluation ----------------------------------------------------------- */
 

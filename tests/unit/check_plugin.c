@@ -31,6 +31,7 @@
 #include "store.h"
 #include "suites.h"
 #include "testutil.h"
+#include "thing_groups.h"
 #include "things.h"
 #include "topics.h"
 
@@ -50,7 +51,7 @@ struct mosquitto {
     int connected;
 };
 
-#define MAX_CLIENTS 8
+#define MAX_CLIENTS 64
 #define MAX_PUBS 64
 
 struct pub {
@@ -176,15 +177,23 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
     return remove(path);
 }
 
-static void open_plugin(void)
+/* Opens the plugin with the test options plus (key, value) pairs. */
+static void open_plugin_with(const char *k1, const char *v1, const char *k2, const char *v2)
 {
     struct fp_options o;
     char msg[256];
-    struct mosquitto_opt opts[] = {{"db_path", ":memory:"}, {"socket", SOCK}};
-    ck_assert_int_eq(plugin_parse_options(&o, opts, 2, msg, sizeof(msg)), 0);
+    struct mosquitto_opt opts[] = {
+        {"db_path", ":memory:"}, {"socket", SOCK}, {(char *)k1, (char *)v1}, {(char *)k2, (char *)v2}};
+    int n = k2 ? 4 : k1 ? 3 : 2;
+    ck_assert_int_eq(plugin_parse_options(&o, opts, n, msg, sizeof(msg)), 0);
     ck_assert_int_eq(plugin_open(&plug, &o, c, 0, &err), FL_OK);
     plug.mono_ms = test_mono;
     fb.p = &plug;
+}
+
+static void open_plugin(void)
+{
+    open_plugin_with(NULL, NULL, NULL, NULL);
 }
 
 static void setup(void)
@@ -576,6 +585,8 @@ START_TEST(internal_clients)
     ck_assert_int_eq(acl(in, MOSQ_ACL_SUBSCRIBE, "#", 0), MOSQ_ERR_SUCCESS);
     ck_assert_int_eq(acl(in, MOSQ_ACL_SUBSCRIBE, "$SYS/broker/log/#", 0), MOSQ_ERR_SUCCESS);
     ck_assert_int_eq(acl(in, MOSQ_ACL_READ, "things/dev9/x", 0), MOSQ_ERR_SUCCESS);
+    /* the broker's log lines are read by the plugin, not delivered */
+    ck_assert_int_eq(acl(in, MOSQ_ACL_READ, "$SYS/broker/log/N", 0), MOSQ_ERR_ACL_DENIED);
     /* no presence for internal clients */
     ck_assert_int_eq(fb.npubs, 0);
     /* the same socket path from another listener cannot be faked: a TCP
@@ -878,6 +889,280 @@ START_TEST(authz_recompiles)
 }
 END_TEST
 
+/* ---- the policy cache --------------------------------------------------- */
+
+#define EXTRA_POLICY                                                                                         \
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Publish\","           \
+    "\"Resource\":\"" A "topic/extra/" T "\"}]}"
+
+/* The client's connection ends and the next tick sweeps its context. */
+static void gone(struct mosquitto *m)
+{
+    fb_disconnect(m);
+    tick();
+}
+
+static struct mosquitto *connect_ok(const char *id, X509 *x, const char *addr)
+{
+    struct mosquitto *m = fb_client(id, x, addr);
+    ck_assert_int_eq(fb_auth(m), MOSQ_ERR_SUCCESS);
+    return m;
+}
+
+START_TEST(policy_cache_reuse)
+{
+    X509 *x1;
+    char id1[65];
+    mk_policy("dev", DEV_POLICY);
+    mk_device("dev1", "dev", &x1, id1);
+    tick(); /* the rows of the setup are handled */
+    struct mosquitto *a = connect_ok("dev1", x1, NULL);
+    ck_assert_uint_eq(plug.stats.pcache_misses, 1);
+    struct fp_pol *pol = clients_live(&plug.clients, "dev1")->pol;
+    ck_assert_ptr_nonnull(pol);
+    ck_assert_ptr_eq(clients_live(&plug.clients, "dev1")->set, pol->set);
+    ck_assert_int_eq(pol->by_ip, 0);
+    /* a takeover shares the compiled set: two contexts and the cache */
+    struct mosquitto *b = connect_ok("dev1", x1, NULL);
+    ck_assert_uint_eq(plug.stats.pcache_hits, 1);
+    ck_assert_ptr_eq(clients_live(&plug.clients, "dev1")->pol, pol);
+    ck_assert_uint_eq(pol->refs, 3);
+    fb_disconnect(a);
+    gone(b);
+    tick();
+    /* only the cache holds it now: idle */
+    ck_assert_uint_eq(plug.clients.count, 0);
+    ck_assert_uint_eq(pol->refs, 1);
+    ck_assert_uint_eq(plug.pcache.nidle, 1);
+    /* a reconnect, from another address too, is answered from the cache */
+    struct mosquitto *m = connect_ok("dev1", x1, "192.168.7.7");
+    ck_assert_uint_eq(plug.stats.pcache_hits, 2);
+    ck_assert_ptr_eq(clients_live(&plug.clients, "dev1")->pol, pol);
+    ck_assert_uint_eq(plug.pcache.nidle, 0);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "things/dev1/x", 0), MOSQ_ERR_SUCCESS);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "things/dev1/denied", 0), MOSQ_ERR_ACL_DENIED);
+    /* the cache never answers for another client id or certificate: the
+     * thing's policy does not allow client id dev2 */
+    ck_assert_int_eq(fb_auth(fb_client("dev2", x1, NULL)), MOSQ_ERR_AUTH);
+    /* freed at the end with everything else (teardown, under ASan) */
+    X509_free(x1);
+}
+END_TEST
+
+/* Every kind of change reaches a device that reconnects, whether the
+ * plugin has handled the change's outbox row yet or not. */
+START_TEST(policy_cache_invalidation)
+{
+    X509 *x1;
+    char id1[65], arn[320];
+    mk_policy("dev", DEV_POLICY);
+    mk_policy("extra", EXTRA_POLICY);
+    mk_device("dev1", "dev", &x1, id1);
+    snprintf(arn, sizeof(arn), A "cert/%s", id1);
+    tick();
+    gone(connect_ok("dev1", x1, NULL));
+    ck_assert_uint_eq(plug.pcache.nidle, 1);
+
+    /* 1. a change whose row waits in the outbox: the cache is not used */
+    ck_assert_int_eq(policies_attach(c, "extra", arn, &err), FL_OK);
+    struct mosquitto *m = connect_ok("dev1", x1, NULL);
+    ck_assert_uint_eq(plug.stats.pcache_unsettled, 1);
+    ck_assert_uint_eq(plug.stats.pcache_hits, 0);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_SUCCESS);
+    gone(m); /* the tick handles the row (and recompiles nothing: m is gone) */
+
+    /* 2. the row handled: entries compiled before it are stale */
+    uint64_t hits = plug.stats.pcache_hits;
+    m = connect_ok("dev1", x1, NULL);
+    ck_assert_uint_eq(plug.stats.pcache_hits, hits);
+    ck_assert_uint_ge(plug.stats.pcache_stale, 1);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_SUCCESS);
+    gone(m);
+    m = connect_ok("dev1", x1, NULL); /* now it is a hit */
+    ck_assert_uint_eq(plug.stats.pcache_hits, hits + 1);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_SUCCESS);
+
+    /* 3. a change while connected: the context is recompiled, and the
+     * recompiled set is what the next connection gets */
+    ck_assert_int_eq(policies_detach(c, "extra", arn, &err), FL_OK);
+    tick();
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_ACL_DENIED);
+    gone(m);
+    hits = plug.stats.pcache_hits;
+    m = connect_ok("dev1", x1, NULL);
+    ck_assert_uint_eq(plug.stats.pcache_hits, hits + 1);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_ACL_DENIED);
+    gone(m);
+
+    /* 4. a change for everyone (a group's policy): the idle entries go */
+    struct thing_group_create_in gin = {.name = "fleet"};
+    json_t *out = NULL;
+    ck_assert_int_eq(thing_groups_create(c, &gin, &out, &err), FL_OK);
+    json_decref(out);
+    struct thing_group_member_in min = {.group_name = "fleet", .thing_name = "dev1"};
+    ck_assert_int_eq(thing_groups_add_thing(c, &min, &err), FL_OK);
+    ck_assert_int_eq(policies_attach(c, "extra", A "thinggroup/fleet", &err), FL_OK);
+    tick();
+    ck_assert_uint_eq(plug.pcache.nidle, 0);
+    ck_assert_uint_eq(plug.pcache.count, 0);
+    m = connect_ok("dev1", x1, NULL);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_SUCCESS);
+    gone(m);
+
+    /* 5. a new default version of a policy */
+    ck_assert_int_eq(policies_create_version(c, "extra",
+                                             "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+                                             "\"Allow\",\"Action\":\"iot:Publish\",\"Resource\":\"" A
+                                             "topic/v2/" T "\"}]}",
+                                             1, &out, &err),
+                     FL_OK);
+    json_decref(out);
+    m = connect_ok("dev1", x1, NULL); /* row not handled yet */
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "extra/dev1", 0), MOSQ_ERR_ACL_DENIED);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "v2/dev1", 0), MOSQ_ERR_SUCCESS);
+    gone(m);
+    m = connect_ok("dev1", x1, NULL); /* handled */
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "v2/dev1", 0), MOSQ_ERR_SUCCESS);
+    gone(m);
+
+    /* 6. the thing leaves the group */
+    ck_assert_int_eq(thing_groups_remove_thing(c, &min, &err), FL_OK);
+    m = connect_ok("dev1", x1, NULL);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "v2/dev1", 0), MOSQ_ERR_ACL_DENIED);
+    gone(m);
+
+    /* 7. the certificate's status is read on every connect, cache or not */
+    ck_assert_int_eq(certificates_update(c, id1, "INACTIVE", &err), FL_OK);
+    ck_assert_int_eq(fb_auth(fb_client("dev1", x1, NULL)), MOSQ_ERR_AUTH);
+    tick();
+    ck_assert_int_eq(fb_auth(fb_client("dev1", x1, NULL)), MOSQ_ERR_AUTH);
+    ck_assert_int_eq(certificates_update(c, id1, "ACTIVE", &err), FL_OK);
+    tick();
+    gone(connect_ok("dev1", x1, NULL));
+
+    /* 8. the thing detached from the certificate: the thing-name
+     * variables no longer resolve, so iot:Connect is refused */
+    ck_assert_int_eq(principals_detach(c, "dev1", arn, &err), FL_OK);
+    ck_assert_int_eq(fb_auth(fb_client("dev1", x1, NULL)), MOSQ_ERR_AUTH);
+    tick();
+    ck_assert_int_eq(fb_auth(fb_client("dev1", x1, NULL)), MOSQ_ERR_AUTH);
+    X509_free(x1);
+}
+END_TEST
+
+/* Thing attributes in policy variables: an update reaches the cache. */
+START_TEST(policy_cache_attributes)
+{
+    X509 *x1;
+    char id1[65];
+    mk_policy("zone", "{\"Version\":\"2012-10-17\",\"Statement\":["
+                      "{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"" A "client/" T "\"},"
+                      "{\"Effect\":\"Allow\",\"Action\":\"iot:Publish\",\"Resource\":\"" A
+                      "topic/zone/${iot:Connection.Thing.Attributes[zone]}\"}]}");
+    mk_device("dev1", "zone", &x1, id1);
+    json_t *attrs = json_pack("{s:s}", "zone", "north");
+    struct things_update_in up = {.name = "dev1", .attributes = attrs, .merge = 1};
+    ck_assert_int_eq(things_update(c, &up, &err), FL_OK);
+    tick();
+    struct mosquitto *m = connect_ok("dev1", x1, NULL);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "zone/north", 0), MOSQ_ERR_SUCCESS);
+    gone(m);
+    json_object_set_new(attrs, "zone", json_string("south"));
+    ck_assert_int_eq(things_update(c, &up, &err), FL_OK);
+    tick();
+    m = connect_ok("dev1", x1, NULL);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "zone/north", 0), MOSQ_ERR_ACL_DENIED);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "zone/south", 0), MOSQ_ERR_SUCCESS);
+    json_decref(attrs);
+    X509_free(x1);
+}
+END_TEST
+
+/* A set that read aws:SourceIp is cached per address; others are not. */
+START_TEST(policy_cache_source_ip)
+{
+    X509 *x1;
+    char id1[65];
+    mk_policy("dev", DEV_POLICY);
+    mk_policy("lan", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+                     "\"iot:Publish\",\"Resource\":\"" A "topic/lan/*\",\"Condition\":{\"IpAddress\":"
+                     "{\"aws:SourceIp\":\"10.0.0.0/8\"}}}]}");
+    mk_device("dev1", "dev", &x1, id1);
+    char arn[320];
+    snprintf(arn, sizeof(arn), A "cert/%s", id1);
+    ck_assert_int_eq(policies_attach(c, "lan", arn, &err), FL_OK);
+    tick();
+    struct mosquitto *m = connect_ok("dev1", x1, "10.1.2.3");
+    ck_assert_int_eq(clients_live(&plug.clients, "dev1")->pol->by_ip, 1);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "lan/x", 0), MOSQ_ERR_SUCCESS);
+    gone(m);
+    m = connect_ok("dev1", x1, "192.168.1.5");
+    ck_assert_uint_eq(plug.stats.pcache_hits, 0);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "lan/x", 0), MOSQ_ERR_ACL_DENIED);
+    gone(m);
+    /* both addresses stay cached */
+    ck_assert_uint_eq(plug.pcache.nidle, 2);
+    m = connect_ok("dev1", x1, "10.1.2.3");
+    ck_assert_uint_eq(plug.stats.pcache_hits, 1);
+    ck_assert_int_eq(acl(m, MOSQ_ACL_WRITE, "lan/x", 0), MOSQ_ERR_SUCCESS);
+    X509_free(x1);
+}
+END_TEST
+
+/* At most policy_cache idle entries, for at most policy_cache_ttl_s;
+ * policy_cache 0 caches nothing. */
+START_TEST(policy_cache_bounds)
+{
+    plugin_close(&plug);
+    open_plugin_with("policy_cache", "2", "policy_cache_ttl_s", "60");
+    mk_policy("dev", DEV_POLICY);
+    X509 *x[4];
+    char id[65], name[16];
+    struct mosquitto *m[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "dev%d", i);
+        mk_device(name, "dev", &x[i], id);
+    }
+    tick();
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "dev%d", i);
+        m[i] = connect_ok(name, x[i], NULL);
+    }
+    ck_assert_uint_eq(plug.pcache.count, 4); /* in use: not bounded */
+    ck_assert_uint_eq(plug.pcache.nidle, 0);
+    for (int i = 0; i < 4; i++)
+        gone(m[i]);
+    ck_assert_uint_eq(plug.pcache.nidle, 2);
+    ck_assert_uint_eq(plug.pcache.count, 2);
+    ck_assert_uint_eq(plug.stats.pcache_evicted, 2);
+    /* the least recently used went */
+    gone(connect_ok("dev3", x[3], NULL));
+    ck_assert_uint_eq(plug.stats.pcache_hits, 1);
+    gone(connect_ok("dev0", x[0], NULL));
+    ck_assert_uint_eq(plug.stats.pcache_hits, 1);
+    ck_assert_uint_eq(plug.pcache.nidle, 2); /* dev3's and dev0's */
+    /* the TTL: dev3's entry went idle one tick (1 s) before dev0's */
+    mono += 58000;
+    tick();
+    ck_assert_uint_eq(plug.pcache.nidle, 1);
+    mono += 1000;
+    tick();
+    ck_assert_uint_eq(plug.pcache.nidle, 0);
+    ck_assert_uint_eq(plug.pcache.count, 0);
+
+    /* no cache */
+    plugin_close(&plug);
+    open_plugin_with("policy_cache", "0", NULL, NULL);
+    gone(connect_ok("dev1", x[1], NULL));
+    struct mosquitto *b = connect_ok("dev1", x[1], NULL);
+    ck_assert_uint_eq(plug.stats.pcache_hits, 0);
+    ck_assert_uint_eq(plug.pcache.count, 0);
+    ck_assert_int_eq(acl(b, MOSQ_ACL_WRITE, "things/dev1/x", 0), MOSQ_ERR_SUCCESS);
+    for (int i = 0; i < 4; i++)
+        X509_free(x[i]);
+}
+END_TEST
+
 START_TEST(presence_payload_escapes)
 {
     struct fp_ctx *ctx = calloc(1, sizeof(*ctx) + 32);
@@ -954,10 +1239,23 @@ START_TEST(cost_per_client)
     }
     double per_check = (now_ns() - t0) / (2.0 * iters);
     ck_assert_int_eq(ok, 2 * iters);
+    /* a reconnect: the certificate's status is read, the policies come
+     * from the cache */
+    tick();
+    uint64_t hits = plug.stats.pcache_hits;
+    enum { R = 200 };
+    double r0 = now_ns();
+    for (int i = 0; i < R; i++) {
+        fb_disconnect(m[1]);
+        m[1]->connected = 1; /* the broker reuses the address at once */
+        ck_assert_int_eq(fb_auth(m[1]), MOSQ_ERR_SUCCESS);
+    }
+    double reauth_us = (now_ns() - r0) / R / 1000;
+    ck_assert_uint_eq(plug.stats.pcache_hits, hits + R);
     fprintf(stderr,
             "plugin: %zu bytes per connected device (context %zu + compiled policy %zu + bucket); "
-            "ACL check %.0f ns; BASIC_AUTH %.0f us\n",
-            per, (bytes - set_bytes) / N, set_bytes / N, per_check, auth_ns / N / 1000);
+            "ACL check %.0f ns; BASIC_AUTH %.0f us compiling, %.0f us from the policy cache\n",
+            per, (bytes - set_bytes) / N, set_bytes / N, per_check, auth_ns / N / 1000, reauth_us);
 }
 END_TEST
 
@@ -985,6 +1283,11 @@ Suite *plugin_suite(void)
     tcase_add_test(t, outbox_backlog);
     tcase_add_test(t, revocation_kicks);
     tcase_add_test(t, authz_recompiles);
+    tcase_add_test(t, policy_cache_reuse);
+    tcase_add_test(t, policy_cache_invalidation);
+    tcase_add_test(t, policy_cache_attributes);
+    tcase_add_test(t, policy_cache_source_ip);
+    tcase_add_test(t, policy_cache_bounds);
     tcase_add_test(t, cost_per_client);
     suite_add_tcase(s, t);
     return s;

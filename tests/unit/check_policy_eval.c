@@ -635,6 +635,173 @@ START_TEST(test_deny_statements_first)
 }
 END_TEST
 
+/* What a set depends on beyond the principal: aws:SourceIp, read by a
+ * variable or a condition (a policy cache keys on it). */
+START_TEST(test_deps_source_ip)
+{
+    static const struct {
+        const char *doc;
+        uint32_t deps;
+    } cases[] = {
+        {DOC(ALLOW(PUB, Q(P "topic/a/${aws:SourceIp}"))), POLICY_DEP_SOURCE_IP},
+        {DOC(ALLOWC(PUB, ANY, "{\"IpAddress\":{\"aws:SourceIp\":\"10.0.0.0/8\"}}")), POLICY_DEP_SOURCE_IP},
+        {DOC(ALLOW(PUB, Q(P "topic/a/${iot:ClientId}"))), 0},
+        /* 2008-10-17: variables are text */
+        {"{\"Version\":\"2008-10-17\",\"Statement\":[" ALLOW(PUB, Q(P "topic/${aws:SourceIp}")) "]}", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct policy_src src = {"p", cases[i].doc};
+        struct policy_vars v;
+        make_vars(VT, &v);
+        struct policy_set *set = NULL;
+        struct fl_err err;
+        ck_assert_msg(policy_doc_compile(&src, 1, &v, &set, &err) == FL_OK, "case %zu: %s", i, err.msg);
+        ck_assert_msg(set->deps == cases[i].deps, "case %zu: deps %u", i, set->deps);
+        policy_set_free(set);
+    }
+}
+END_TEST
+
+static size_t rnd(uint64_t *r, size_t n)
+{
+    *r = *r * 6364136223846793005ull + 1442695040888963407ull;
+    return (size_t)((*r >> 33) % n);
+}
+
+/* The broker's precompiled patterns (the ARN head skipped, literal prefix
+ * rejected first) decide as the whole-ARN match does, on random patterns
+ * and names over an alphabet rich in wildcards, escapes, UTF-8 and kinds
+ * that almost match. */
+START_TEST(test_by_name_random)
+{
+    static const char *const heads[] = {
+        P "topic/",      P "topicfilter/", P "client/",
+        P "thing/",      P "topic",        P "topi?/",
+        P "top*",        P "topic${*}",    "arn:aws:iot:*:*:topic/",
+        "arn:*",         P "rolealias/",   "arn:aws:iot:us-east-1:123456789012:topic/",
+        P "topicfilter",
+    };
+    static const char *const bits[] = {"a", "b", "/", "*", "?", "${*}", "${?}", "\u00e9", "ab/", "#", "+"};
+    static const char *const nbits[] = {"a", "b", "/", "*", "?", "\xc3\xa9", "ab/", "#", "+", "$"};
+    static const enum policy_action acts[] = {POLICY_PUBLISH, POLICY_SUBSCRIBE, POLICY_CONNECT,
+                                              POLICY_GET_THING_SHADOW, POLICY_RECEIVE};
+    uint64_t r = 12345;
+#define RND(n) rnd(&r, n)
+    int checked = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char res[3][160];
+        for (int k = 0; k < 3; k++) {
+            size_t n =
+                (size_t)snprintf(res[k], sizeof(res[k]), "%s", heads[RND(sizeof(heads) / sizeof(heads[0]))]);
+            size_t parts = RND(5);
+            for (size_t j = 0; j < parts; j++)
+                n += (size_t)snprintf(res[k] + n, sizeof(res[k]) - n, "%s",
+                                      bits[RND(sizeof(bits) / sizeof(bits[0]))]);
+        }
+        char doc[1024];
+        int deny = RND(3) == 0, notres = RND(4) == 0;
+        size_t conn = RND(3);
+        snprintf(doc, sizeof(doc),
+                 "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"%s\",\"Action\":\"iot:*\","
+                 "\"%s\":[\"%s\",\"%s\",\"%s\"]},{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\","
+                 "\"Resource\":\"%s\"}]}",
+                 deny ? "Deny" : "Allow", notres ? "NotResource" : "Resource", res[0], res[1], res[2],
+                 res[conn]);
+        struct policy_src src = {"p", doc};
+        struct policy_vars v;
+        make_vars(VN, &v);
+        struct policy_set *set = NULL;
+        struct fl_err err;
+        ck_assert_msg(policy_doc_compile(&src, 1, &v, &set, &err) == FL_OK, "%s: %s", doc, err.msg);
+        for (int t = 0; t < 8; t++) {
+            char name[64], arn[256];
+            size_t n = 0, parts = RND(6);
+            name[0] = '\0';
+            for (size_t j = 0; j < parts; j++)
+                n += (size_t)snprintf(name + n, sizeof(name) - n, "%s",
+                                      nbits[RND(sizeof(nbits) / sizeof(nbits[0]))]);
+            enum policy_action a = acts[RND(sizeof(acts) / sizeof(acts[0]))];
+            snprintf(arn, sizeof(arn), P "%s/%s", policy_action_resource_kind(a), name);
+            int p1 = -5, p2 = -5;
+            enum policy_decision d1 = policy_eval(set, a, arn, &p1);
+            enum policy_decision d2 = policy_eval_name(set, a, name, n, &p2);
+            ck_assert_msg(d1 == d2 && p1 == p2, "%s on %s: by ARN %d, by name %d (doc %s)",
+                          policy_action_name(a), arn, d1, d2, doc);
+            checked += d1 != POLICY_IMPLICIT_DENY;
+        }
+        policy_set_free(set);
+    }
+#undef RND
+    ck_assert_int_gt(checked, 1000); /* the patterns did match things */
+}
+END_TEST
+
+/* Compiling through a cache of parsed documents gives the same sets;
+ * documents are kept by their text, least recently used first out; what is
+ * not JSON is reported every time and never kept. */
+START_TEST(test_doc_cache)
+{
+    const char *d1 = DOC(ALLOW(PUB, Q(P "topic/a/${iot:ClientId}")), DENY(PUB, Q(P "topic/a/x")));
+    const char *d2 = DOC(ALLOW(SUB, Q(P "topicfilter/${iot:ClientId}/*")));
+    const char *d3 = DOC(ALLOW(CON, ANY));
+    struct policy_doc_cache *dc = policy_doc_cache_new(2);
+    ck_assert_ptr_nonnull(dc);
+    struct fl_err err;
+    for (int round = 0; round < 3; round++) {
+        static const char *const clients[] = {"c1", "y", "c1"};
+        struct policy_vars v;
+        make_vars(VN, &v);
+        v.client_id = clients[round];
+        struct policy_src src[2] = {{"one", d1}, {"two", d2}};
+        struct policy_set *a = NULL, *b = NULL;
+        ck_assert_int_eq(policy_doc_compile(src, 2, &v, &a, &err), FL_OK);
+        ck_assert_int_eq(policy_doc_compile_with(dc, src, 2, &v, &b, &err), FL_OK);
+        ck_assert_uint_eq(a->nstmts, b->nstmts);
+        ck_assert_uint_eq(a->npats, b->npats);
+        char t[32];
+        snprintf(t, sizeof(t), "a/%s", clients[round]);
+        ck_assert_int_eq(policy_eval_name(b, POLICY_PUBLISH, t, strlen(t), NULL), POLICY_ALLOWED);
+        ck_assert_int_eq(policy_eval_name(b, POLICY_PUBLISH, "a/x", 3, NULL),
+                         policy_eval_name(a, POLICY_PUBLISH, "a/x", 3, NULL));
+        snprintf(t, sizeof(t), "%s/q", clients[round]);
+        ck_assert_int_eq(policy_eval_name(b, POLICY_SUBSCRIBE, t, strlen(t), NULL), POLICY_ALLOWED);
+        policy_set_free(a);
+        policy_set_free(b);
+    }
+    ck_assert_uint_eq(policy_doc_cache_size(dc), 2);
+    ck_assert_uint_eq(policy_doc_cache_hits(dc), 4);
+    /* a third document pushes out the least recently used (d1: d2 was
+     * parsed after it in the last round) */
+    struct policy_vars v;
+    make_vars(VN, &v);
+    struct policy_src s3 = {"three", d3}, s1 = {"one", d1}, s2 = {"two", d2};
+    struct policy_set *set = NULL;
+    ck_assert_int_eq(policy_doc_compile_with(dc, &s3, 1, &v, &set, &err), FL_OK);
+    policy_set_free(set);
+    ck_assert_uint_eq(policy_doc_cache_size(dc), 2);
+    ck_assert_int_eq(policy_doc_compile_with(dc, &s2, 1, &v, &set, &err), FL_OK);
+    policy_set_free(set);
+    ck_assert_uint_eq(policy_doc_cache_hits(dc), 5);
+    ck_assert_int_eq(policy_doc_compile_with(dc, &s1, 1, &v, &set, &err), FL_OK);
+    policy_set_free(set);
+    ck_assert_uint_eq(policy_doc_cache_hits(dc), 5);
+    /* not JSON: an error each time, nothing kept */
+    struct policy_src bad = {"bad", "{\"Version\":"};
+    for (int i = 0; i < 2; i++) {
+        fl_err_clear(&err);
+        ck_assert_int_eq(policy_doc_compile_with(dc, &bad, 1, &v, &set, &err), FL_MALFORMED_POLICY);
+        ck_assert_ptr_nonnull(strstr(err.msg, "not valid JSON"));
+    }
+    /* valid JSON, invalid policy: kept parsed, refused every time */
+    struct policy_src inval = {"inval", DOC(ST("Permit", CON, ANY))};
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(policy_doc_compile_with(dc, &inval, 1, &v, &set, &err), FL_MALFORMED_POLICY);
+    ck_assert_uint_eq(policy_doc_cache_size(dc), 2);
+    policy_doc_cache_free(dc);
+    policy_doc_cache_free(NULL);
+}
+END_TEST
+
 START_TEST(test_messages_name_problem)
 {
     static const struct {
@@ -674,6 +841,9 @@ Suite *policy_eval_suite(void)
     tcase_add_test(tc2, test_empty_and_null_sets);
     tcase_add_test(tc2, test_deny_statements_first);
     tcase_add_test(tc2, test_messages_name_problem);
+    tcase_add_test(tc2, test_deps_source_ip);
+    tcase_add_test(tc2, test_doc_cache);
+    tcase_add_test(tc2, test_by_name_random);
     suite_add_tcase(s, tc2);
     return s;
 }
