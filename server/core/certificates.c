@@ -41,6 +41,7 @@
 #include "outbox.h"
 #include "page.h"
 #include "store.h"
+#include "store_keys.h"
 #include "store_certs.h"
 #include "tags.h"
 
@@ -841,7 +842,7 @@ enum fl_code certificates_registration_code(struct fl_core *c, char code[65], st
     enum fl_code rc = store_begin(c->st, err);
     if (rc)
         return rc;
-    rc = store_certs_setting_get(c->st, REGISTRATION_CODE_SETTING, code, 65, err);
+    rc = store_settings_get(c->st, REGISTRATION_CODE_SETTING, code, 65, err);
     if (rc == FL_NOT_FOUND) {
         static const char hex[] = "0123456789abcdef";
         unsigned char raw[32];
@@ -852,9 +853,9 @@ enum fl_code certificates_registration_code(struct fl_core *c, char code[65], st
             fresh[2 * i + 1] = hex[raw[i] & 15];
         }
         fresh[64] = '\0';
-        rc = store_certs_setting_add(c->st, REGISTRATION_CODE_SETTING, fresh, err);
+        rc = store_settings_add(c->st, REGISTRATION_CODE_SETTING, fresh, err);
         if (rc == FL_OK)
-            rc = store_certs_setting_get(c->st, REGISTRATION_CODE_SETTING, code, 65, err);
+            rc = store_settings_get(c->st, REGISTRATION_CODE_SETTING, code, 65, err);
         if (rc == FL_NOT_FOUND)
             rc = fl_err_set(err, FL_INTERNAL, "the registration code was not stored");
     }
@@ -866,7 +867,7 @@ enum fl_code certificates_delete_registration_code(struct fl_core *c, struct fl_
     enum fl_code rc = store_begin(c->st, err);
     if (rc)
         return rc;
-    rc = store_certs_setting_delete(c->st, REGISTRATION_CODE_SETTING, err);
+    rc = store_settings_delete(c->st, REGISTRATION_CODE_SETTING, err);
     return store_end(c->st, rc, err);
 }
 
@@ -936,7 +937,7 @@ static enum fl_code ca_register_tx(struct fl_core *c, const struct certificates_
         return rc;
     if (strcmp(mode, "DEFAULT") == 0) {
         char code[65];
-        rc = store_certs_setting_get(c->st, REGISTRATION_CODE_SETTING, code, sizeof(code), err);
+        rc = store_settings_get(c->st, REGISTRATION_CODE_SETTING, code, sizeof(code), err);
         if (rc == FL_NOT_FOUND)
             return fl_err_set(err, FL_REG_CODE_VALIDATION,
                               "There is no registration code: call GetRegistrationCode first");

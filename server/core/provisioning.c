@@ -24,6 +24,7 @@
 #include "policies.h"
 #include "principals.h"
 #include "store.h"
+#include "store_keys.h"
 #include "store_provisioning.h"
 #include "tags.h"
 #include "template_engine.h"
@@ -994,15 +995,15 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
 static enum fl_code token_secret_tx(struct fl_core *c, unsigned char key[32], struct fl_err *err)
 {
     char hex[80];
-    enum fl_code rc = store_prov_setting_get(c->st, TOKEN_SECRET_SETTING, hex, sizeof hex, err);
+    enum fl_code rc = store_settings_get(c->st, TOKEN_SECRET_SETTING, hex, sizeof hex, err);
     if (rc == FL_NOT_FOUND) {
         unsigned char r[32];
         core_random(c, r, sizeof r);
         to_hex(r, sizeof r, hex);
         explicit_bzero(r, sizeof r);
-        rc = store_prov_setting_add(c->st, TOKEN_SECRET_SETTING, hex, err);
+        rc = store_settings_add(c->st, TOKEN_SECRET_SETTING, hex, err);
         if (rc == FL_OK)
-            rc = store_prov_setting_get(c->st, TOKEN_SECRET_SETTING, hex, sizeof hex, err);
+            rc = store_settings_get(c->st, TOKEN_SECRET_SETTING, hex, sizeof hex, err);
     }
     if (rc)
         return rc;

@@ -13,17 +13,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void copy_col(sqlite3_stmt *s, int col, char *out, size_t n)
-{
-    const unsigned char *v = sqlite3_column_text(s, col);
-    size_t len = v ? (size_t)sqlite3_column_bytes(s, col) : 0;
-    if (len >= n)
-        len = n - 1;
-    if (len)
-        memcpy(out, v, len);
-    out[len] = '\0';
-}
-
 /* malloc'd copy of a text column; NULL for SQL NULL. *oom = 1 when the
  * column was not NULL but the copy failed. */
 static char *dup_col(sqlite3_stmt *s, int col, int *oom)
@@ -42,27 +31,10 @@ static char *dup_col(sqlite3_stmt *s, int col, int *oom)
     return p;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* Binds v, or NULL when v is "" (optional text columns). */
 static void bind_opt(sqlite3_stmt *s, int i, const char *v)
 {
-    bind_text(s, i, v && *v ? v : NULL);
-}
-
-/* Steps a statement that returns no rows. */
-static enum fl_code run(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    enum fl_code e = rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
-    store_done(s);
-    return e;
+    store_bind_str(s, i, v && *v ? v : NULL);
 }
 
 /* Steps an INSERT; a primary-key violation is FL_ALREADY_EXISTS. */
@@ -112,16 +84,16 @@ void store_cert_clear(struct store_cert *cert)
 static enum fl_code read_cert(sqlite3_stmt *s, int with_pem, struct store_cert *c, struct fl_err *err)
 {
     memset(c, 0, sizeof(*c));
-    copy_col(s, 0, c->id, sizeof(c->id));
-    copy_col(s, 1, c->status, sizeof(c->status));
-    copy_col(s, 2, c->ca_id, sizeof(c->ca_id));
-    copy_col(s, 3, c->mode, sizeof(c->mode));
-    copy_col(s, 4, c->owned_by, sizeof(c->owned_by));
+    store_col_copy(s, 0, c->id, sizeof(c->id));
+    store_col_copy(s, 1, c->status, sizeof(c->status));
+    store_col_copy(s, 2, c->ca_id, sizeof(c->ca_id));
+    store_col_copy(s, 3, c->mode, sizeof(c->mode));
+    store_col_copy(s, 4, c->owned_by, sizeof(c->owned_by));
     c->created_at = sqlite3_column_int64(s, 5);
     c->updated_at = sqlite3_column_int64(s, 6);
     c->not_before = sqlite3_column_int64(s, 7);
     c->not_after = sqlite3_column_int64(s, 8);
-    copy_col(s, 9, c->generation_id, sizeof(c->generation_id));
+    store_col_copy(s, 9, c->generation_id, sizeof(c->generation_id));
     c->customer_version = sqlite3_column_int64(s, 10);
     if (with_pem) {
         int oom = 0;
@@ -142,17 +114,17 @@ enum fl_code store_certs_insert(struct store *st, const struct store_cert *cert,
     sqlite3_stmt *s = store_stmt(st, SQL_CERT_INSERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, cert->id);
-    bind_text(s, 2, cert->pem);
-    bind_text(s, 3, cert->status);
+    store_bind_str(s, 1, cert->id);
+    store_bind_str(s, 2, cert->pem);
+    store_bind_str(s, 3, cert->status);
     bind_opt(s, 4, cert->ca_id);
-    bind_text(s, 5, cert->mode);
-    bind_text(s, 6, cert->owned_by);
+    store_bind_str(s, 5, cert->mode);
+    store_bind_str(s, 6, cert->owned_by);
     sqlite3_bind_int64(s, 7, cert->created_at);
     sqlite3_bind_int64(s, 8, cert->updated_at);
     sqlite3_bind_int64(s, 9, cert->not_before);
     sqlite3_bind_int64(s, 10, cert->not_after);
-    bind_text(s, 11, cert->generation_id);
+    store_bind_str(s, 11, cert->generation_id);
     return run_insert(st, s, err);
 }
 
@@ -165,7 +137,7 @@ enum fl_code store_certs_get(struct store *st, const char *id, int with_pem, str
     sqlite3_stmt *s = store_stmt(st, with_pem ? SQL_CERT_GET : SQL_CERT_GET_NOPEM, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
+    store_bind_str(s, 1, id);
     int rc = sqlite3_step(s);
     enum fl_code e;
     if (rc == SQLITE_ROW)
@@ -188,11 +160,11 @@ enum fl_code store_certs_set_status(struct store *st, const char *id, const char
     sqlite3_stmt *s = store_stmt(st, SQL_CERT_SET_STATUS, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
-    bind_text(s, 2, status);
+    store_bind_str(s, 1, id);
+    store_bind_str(s, 2, status);
     sqlite3_bind_int64(s, 3, now_ms);
-    bind_text(s, 4, generation_id);
-    return run(st, s, err);
+    store_bind_str(s, 4, generation_id);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_CERT_DELETE[] = "DELETE FROM certificates WHERE id = ?1";
@@ -202,8 +174,8 @@ enum fl_code store_certs_delete(struct store *st, const char *id, struct fl_err 
     sqlite3_stmt *s = store_stmt(st, SQL_CERT_DELETE, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
-    return run(st, s, err);
+    store_bind_str(s, 1, id);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_CERT_STATUS_PAIR[] =
@@ -216,12 +188,12 @@ enum fl_code store_certs_status_pair(struct store *st, const char *id, char stat
     sqlite3_stmt *s = store_stmt(st, SQL_CERT_STATUS_PAIR, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
+    store_bind_str(s, 1, id);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW) {
-        copy_col(s, 0, status, 24);
-        copy_col(s, 1, ca_status, 24);
+        store_col_copy(s, 0, status, 24);
+        store_col_copy(s, 1, ca_status, 24);
     } else if (rc == SQLITE_DONE) {
         e = FL_NOT_FOUND;
     } else {
@@ -255,10 +227,10 @@ enum fl_code store_certs_page(struct store *st, const char *ca_id, int ascending
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, after_created);
-    bind_text(s, 2, after_id);
+    store_bind_str(s, 2, after_id);
     sqlite3_bind_int(s, 3, limit);
     if (ca_id)
-        bind_text(s, 4, ca_id);
+        store_bind_str(s, 4, ca_id);
     enum fl_code e = FL_OK;
     int rc;
     while (e == FL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -281,7 +253,7 @@ enum fl_code store_certs_any_by_ca(struct store *st, const char *ca_id, int *exi
     sqlite3_stmt *s = store_stmt(st, SQL_CERT_ANY_BY_CA, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, ca_id);
+    store_bind_str(s, 1, ca_id);
     return probe(st, s, exists, err);
 }
 
@@ -292,7 +264,7 @@ enum fl_code store_certs_policy_attached(struct store *st, const char *arn, int 
     sqlite3_stmt *s = store_stmt(st, SQL_POLICY_ATTACHED, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, arn);
+    store_bind_str(s, 1, arn);
     return probe(st, s, attached, err);
 }
 
@@ -303,8 +275,8 @@ enum fl_code store_certs_policy_detach_all(struct store *st, const char *arn, st
     sqlite3_stmt *s = store_stmt(st, SQL_POLICY_DETACH_ALL, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, arn);
-    return run(st, s, err);
+    store_bind_str(s, 1, arn);
+    return store_exec(st, s, err);
 }
 
 /* ---- CA certificates --------------------------------------------------------- */
@@ -323,19 +295,19 @@ void store_ca_clear(struct store_ca *ca)
 static enum fl_code read_ca(sqlite3_stmt *s, int full, struct store_ca *ca, struct fl_err *err)
 {
     memset(ca, 0, sizeof(*ca));
-    copy_col(s, 0, ca->id, sizeof(ca->id));
-    copy_col(s, 1, ca->subject, sizeof(ca->subject));
-    copy_col(s, 2, ca->status, sizeof(ca->status));
-    copy_col(s, 3, ca->auto_registration, sizeof(ca->auto_registration));
-    copy_col(s, 4, ca->template_name, sizeof(ca->template_name));
-    copy_col(s, 5, ca->mode, sizeof(ca->mode));
+    store_col_copy(s, 0, ca->id, sizeof(ca->id));
+    store_col_copy(s, 1, ca->subject, sizeof(ca->subject));
+    store_col_copy(s, 2, ca->status, sizeof(ca->status));
+    store_col_copy(s, 3, ca->auto_registration, sizeof(ca->auto_registration));
+    store_col_copy(s, 4, ca->template_name, sizeof(ca->template_name));
+    store_col_copy(s, 5, ca->mode, sizeof(ca->mode));
     ca->builtin = sqlite3_column_int(s, 6);
-    copy_col(s, 7, ca->owned_by, sizeof(ca->owned_by));
+    store_col_copy(s, 7, ca->owned_by, sizeof(ca->owned_by));
     ca->created_at = sqlite3_column_int64(s, 8);
     ca->updated_at = sqlite3_column_int64(s, 9);
     ca->not_before = sqlite3_column_int64(s, 10);
     ca->not_after = sqlite3_column_int64(s, 11);
-    copy_col(s, 12, ca->generation_id, sizeof(ca->generation_id));
+    store_col_copy(s, 12, ca->generation_id, sizeof(ca->generation_id));
     ca->customer_version = sqlite3_column_int64(s, 13);
     if (full) {
         int oom = 0;
@@ -360,21 +332,21 @@ enum fl_code store_certs_ca_insert(struct store *st, const struct store_ca *ca, 
     sqlite3_stmt *s = store_stmt(st, SQL_CA_INSERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, ca->id);
-    bind_text(s, 2, ca->pem);
-    bind_text(s, 3, ca->subject);
-    bind_text(s, 4, ca->status);
-    bind_text(s, 5, ca->auto_registration);
-    bind_text(s, 6, ca->registration_json);
+    store_bind_str(s, 1, ca->id);
+    store_bind_str(s, 2, ca->pem);
+    store_bind_str(s, 3, ca->subject);
+    store_bind_str(s, 4, ca->status);
+    store_bind_str(s, 5, ca->auto_registration);
+    store_bind_str(s, 6, ca->registration_json);
     bind_opt(s, 7, ca->template_name);
-    bind_text(s, 8, ca->mode);
+    store_bind_str(s, 8, ca->mode);
     sqlite3_bind_int(s, 9, ca->builtin ? 1 : 0);
-    bind_text(s, 10, ca->owned_by);
+    store_bind_str(s, 10, ca->owned_by);
     sqlite3_bind_int64(s, 11, ca->created_at);
     sqlite3_bind_int64(s, 12, ca->updated_at);
     sqlite3_bind_int64(s, 13, ca->not_before);
     sqlite3_bind_int64(s, 14, ca->not_after);
-    bind_text(s, 15, ca->generation_id);
+    store_bind_str(s, 15, ca->generation_id);
     return run_insert(st, s, err);
 }
 
@@ -386,7 +358,7 @@ enum fl_code store_certs_ca_get(struct store *st, const char *id, struct store_c
     sqlite3_stmt *s = store_stmt(st, SQL_CA_GET, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
+    store_bind_str(s, 1, id);
     int rc = sqlite3_step(s);
     enum fl_code e;
     if (rc == SQLITE_ROW)
@@ -409,16 +381,16 @@ enum fl_code store_certs_ca_update(struct store *st, const struct store_ca *ca, 
     sqlite3_stmt *s = store_stmt(st, SQL_CA_UPDATE, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, ca->id);
-    bind_text(s, 2, ca->status);
-    bind_text(s, 3, ca->auto_registration);
-    bind_text(s, 4, ca->registration_json);
+    store_bind_str(s, 1, ca->id);
+    store_bind_str(s, 2, ca->status);
+    store_bind_str(s, 3, ca->auto_registration);
+    store_bind_str(s, 4, ca->registration_json);
     bind_opt(s, 5, ca->template_name);
     sqlite3_bind_int(s, 6, ca->builtin ? 1 : 0);
     sqlite3_bind_int64(s, 7, ca->updated_at);
-    bind_text(s, 8, ca->generation_id);
+    store_bind_str(s, 8, ca->generation_id);
     sqlite3_bind_int64(s, 9, ca->customer_version);
-    return run(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_CA_DELETE[] = "DELETE FROM ca_certificates WHERE id = ?1";
@@ -428,8 +400,8 @@ enum fl_code store_certs_ca_delete(struct store *st, const char *id, struct fl_e
     sqlite3_stmt *s = store_stmt(st, SQL_CA_DELETE, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
-    return run(st, s, err);
+    store_bind_str(s, 1, id);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_CA_STATUS[] = "SELECT status FROM ca_certificates WHERE id = ?1";
@@ -439,11 +411,11 @@ enum fl_code store_certs_ca_status(struct store *st, const char *id, char status
     sqlite3_stmt *s = store_stmt(st, SQL_CA_STATUS, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
+    store_bind_str(s, 1, id);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW)
-        copy_col(s, 0, status, 16);
+        store_col_copy(s, 0, status, 16);
     else if (rc == SQLITE_DONE)
         e = FL_NOT_FOUND;
     else
@@ -459,7 +431,7 @@ enum fl_code store_certs_ca_exists(struct store *st, const char *id, struct fl_e
     sqlite3_stmt *s = store_stmt(st, SQL_CA_EXISTS, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, id);
+    store_bind_str(s, 1, id);
     int found = 0;
     enum fl_code e = probe(st, s, &found, err);
     return e ? e : found ? FL_OK : FL_NOT_FOUND;
@@ -472,7 +444,7 @@ enum fl_code store_certs_ca_count_subject(struct store *st, const char *subject,
     sqlite3_stmt *s = store_stmt(st, SQL_CA_COUNT_SUBJECT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, subject);
+    store_bind_str(s, 1, subject);
     int rc = sqlite3_step(s);
     *n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     store_done(s);
@@ -511,7 +483,7 @@ enum fl_code store_certs_ca_by_subject(struct store *st, const char *subject, in
     sqlite3_stmt *s = store_stmt(st, SQL_CA_BY_SUBJECT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, subject);
+    store_bind_str(s, 1, subject);
     sqlite3_bind_int(s, 2, limit);
     return ca_scan(st, s, 1, fn, ctx, NULL, err);
 }
@@ -538,60 +510,14 @@ enum fl_code store_certs_ca_page(struct store *st, const char *template_name, in
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, after_created);
-    bind_text(s, 2, after_id);
+    store_bind_str(s, 2, after_id);
     sqlite3_bind_int(s, 3, limit);
     if (template_name)
-        bind_text(s, 4, template_name);
+        store_bind_str(s, 4, template_name);
     return ca_scan(st, s, 0, fn, ctx, count, err);
 }
 
 /* ---- settings -------------------------------------------------------------- */
-
-static const char SQL_SETTING_GET[] = "SELECT value FROM settings WHERE name = ?1";
-
-enum fl_code store_certs_setting_get(struct store *st, const char *name, char *value, size_t n,
-                                     struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_GET, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    bind_text(s, 1, name);
-    int rc = sqlite3_step(s);
-    enum fl_code e = FL_OK;
-    if (rc == SQLITE_ROW)
-        copy_col(s, 0, value, n);
-    else if (rc == SQLITE_DONE)
-        e = FL_NOT_FOUND;
-    else
-        e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
-}
-
-static const char SQL_SETTING_ADD[] =
-    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
-
-enum fl_code store_certs_setting_add(struct store *st, const char *name, const char *value,
-                                     struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_ADD, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    bind_text(s, 1, name);
-    bind_text(s, 2, value);
-    return run(st, s, err);
-}
-
-static const char SQL_SETTING_DELETE[] = "DELETE FROM settings WHERE name = ?1";
-
-enum fl_code store_certs_setting_delete(struct store *st, const char *name, struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_DELETE, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    bind_text(s, 1, name);
-    return run(st, s, err);
-}
 
 /* ---- thing principals ---------------------------------------------------------- */
 
@@ -607,7 +533,7 @@ enum fl_code store_certs_principal_get(struct store *st, int64_t thing_row, cons
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, thing_row);
-    bind_text(s, 2, certificate_id);
+    store_bind_str(s, 2, certificate_id);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW) {
@@ -635,11 +561,11 @@ enum fl_code store_certs_principal_put(struct store *st, int64_t thing_row, cons
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, thing_row);
-    bind_text(s, 2, certificate_id);
-    bind_text(s, 3, exclusive ? "EXCLUSIVE_THING" : "NON_EXCLUSIVE_THING");
+    store_bind_str(s, 2, certificate_id);
+    store_bind_str(s, 3, exclusive ? "EXCLUSIVE_THING" : "NON_EXCLUSIVE_THING");
     sqlite3_bind_int64(s, 4, now_ms);
-    bind_text(s, 5, arn);
-    return run(st, s, err);
+    store_bind_str(s, 5, arn);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_PRINCIPAL_DELETE[] =
@@ -652,8 +578,8 @@ enum fl_code store_certs_principal_delete(struct store *st, int64_t thing_row, c
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, thing_row);
-    bind_text(s, 2, certificate_id);
-    return run(st, s, err);
+    store_bind_str(s, 2, certificate_id);
+    return store_exec(st, s, err);
 }
 
 /* A certificate has few attachments, so ordering them to put an exclusive
@@ -670,7 +596,7 @@ enum fl_code store_certs_principal_other(struct store *st, const char *certifica
     sqlite3_stmt *s = store_stmt(st, SQL_PRINCIPAL_OTHER, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, certificate_id);
+    store_bind_str(s, 1, certificate_id);
     sqlite3_bind_int64(s, 2, thing_row);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
@@ -678,7 +604,7 @@ enum fl_code store_certs_principal_other(struct store *st, const char *certifica
         if (other_row)
             *other_row = sqlite3_column_int64(s, 0);
         if (other_name)
-            copy_col(s, 1, other_name, n);
+            store_col_copy(s, 1, other_name, n);
         if (exclusive)
             *exclusive = sqlite3_column_int(s, 2);
     } else if (rc == SQLITE_DONE) {
@@ -733,7 +659,7 @@ enum fl_code store_certs_principal_page_thing(struct store *st, int64_t thing_ro
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, thing_row);
-    bind_text(s, 2, after_id);
+    store_bind_str(s, 2, after_id);
     sqlite3_bind_int(s, 3, exclusive_filter);
     sqlite3_bind_int(s, 4, limit);
     return principal_scan(st, s, fn, ctx, count, err);
@@ -753,7 +679,7 @@ enum fl_code store_certs_principal_page_cert(struct store *st, const char *certi
     sqlite3_stmt *s = store_stmt(st, SQL_PRINCIPAL_PAGE_CERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, certificate_id);
+    store_bind_str(s, 1, certificate_id);
     sqlite3_bind_int64(s, 2, after_row);
     sqlite3_bind_int(s, 3, exclusive_filter);
     sqlite3_bind_int(s, 4, limit);
@@ -770,7 +696,7 @@ enum fl_code store_certs_principal_by_name(struct store *st, const char *certifi
     sqlite3_stmt *s = store_stmt(st, SQL_PRINCIPAL_BY_NAME, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, certificate_id);
-    bind_text(s, 2, thing_name);
+    store_bind_str(s, 1, certificate_id);
+    store_bind_str(s, 2, thing_name);
     return probe(st, s, attached, err);
 }

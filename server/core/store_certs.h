@@ -127,14 +127,6 @@ enum fl_code store_certs_ca_page(struct store *st, const char *template_name, in
 
 /* ---- settings: the registration code ----------------------------------- */
 
-/* Copies setting name into value (n bytes). FL_NOT_FOUND when absent. */
-enum fl_code store_certs_setting_get(struct store *st, const char *name, char *value, size_t n,
-                                     struct fl_err *err);
-/* Inserts setting name = value unless it exists (then nothing changes). */
-enum fl_code store_certs_setting_add(struct store *st, const char *name, const char *value,
-                                     struct fl_err *err);
-enum fl_code store_certs_setting_delete(struct store *st, const char *name, struct fl_err *err);
-
 /* ---- thing principals ---------------------------------------------------- */
 
 /* One attachment, as the listings see it. */

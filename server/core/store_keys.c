@@ -111,3 +111,42 @@ enum fl_code store_keys_revoke(struct store *st, const char *akid, int64_t now_m
         return fl_err_set(err, FL_NOT_FOUND, "No usable access key %s", akid);
     return FL_OK;
 }
+
+/* ---- settings ---------------------------------------------------------------- */
+
+static const char SQL_SETTING_GET[] = "SELECT value FROM settings WHERE name = ?1";
+static const char SQL_SETTING_ADD[] =
+    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+static const char SQL_SETTING_DELETE[] = "DELETE FROM settings WHERE name = ?1";
+
+enum fl_code store_settings_get(struct store *st, const char *name, char *value, size_t n, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_GET, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    store_bind_str(s, 1, name);
+    enum fl_code e = store_step_row(st, s, err);
+    if (e == FL_OK)
+        store_col_copy(s, 0, value, n);
+    store_done(s);
+    return e;
+}
+
+enum fl_code store_settings_add(struct store *st, const char *name, const char *value, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_ADD, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    store_bind_str(s, 1, name);
+    store_bind_str(s, 2, value);
+    return store_exec(st, s, err);
+}
+
+enum fl_code store_settings_delete(struct store *st, const char *name, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_DELETE, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    store_bind_str(s, 1, name);
+    return store_exec(st, s, err);
+}

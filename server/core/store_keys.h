@@ -19,4 +19,11 @@ enum fl_code store_keys_list(struct store *st, json_t *arr, struct fl_err *err);
 /* FL_NOT_FOUND when no usable key has that id. */
 enum fl_code store_keys_revoke(struct store *st, const char *akid, int64_t now_ms, struct fl_err *err);
 
+/* The settings table (name -> value). get: FL_NOT_FOUND when unset;
+ * add: keeps an existing value (first writer wins); delete: no-op when unset. */
+enum fl_code store_settings_get(struct store *st, const char *name, char *value, size_t n,
+                                struct fl_err *err);
+enum fl_code store_settings_add(struct store *st, const char *name, const char *value, struct fl_err *err);
+enum fl_code store_settings_delete(struct store *st, const char *name, struct fl_err *err);
+
 #endif

@@ -17,17 +17,6 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static void copy_col(sqlite3_stmt *s, int i, char *out, size_t outlen)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    size_t n = v ? (size_t)sqlite3_column_bytes(s, i) : 0;
-    if (n >= outlen)
-        n = outlen - 1;
-    if (n)
-        memcpy(out, v, n);
-    out[n] = '\0';
-}
-
 static enum fl_code exec_stmt(struct store *st, sqlite3_stmt *s, struct fl_err *err)
 {
     int rc = sqlite3_step(s);
@@ -47,13 +36,13 @@ static void read_tpl(sqlite3_stmt *s, struct store_tpl *r)
 {
     memset(r, 0, sizeof *r);
     r->id = sqlite3_column_int64(s, 0);
-    copy_col(s, 1, r->name, sizeof r->name);
-    copy_col(s, 2, r->description, sizeof r->description);
+    store_col_copy(s, 1, r->name, sizeof r->name);
+    store_col_copy(s, 2, r->description, sizeof r->description);
     r->enabled = sqlite3_column_int(s, 3);
-    copy_col(s, 4, r->role_arn, sizeof r->role_arn);
-    copy_col(s, 5, r->hook_target, sizeof r->hook_target);
-    copy_col(s, 6, r->hook_version, sizeof r->hook_version);
-    copy_col(s, 7, r->type, sizeof r->type);
+    store_col_copy(s, 4, r->role_arn, sizeof r->role_arn);
+    store_col_copy(s, 5, r->hook_target, sizeof r->hook_target);
+    store_col_copy(s, 6, r->hook_version, sizeof r->hook_version);
+    store_col_copy(s, 7, r->type, sizeof r->type);
     r->default_version = sqlite3_column_int64(s, 8);
     r->next_version = sqlite3_column_int64(s, 9);
     r->created_at = sqlite3_column_int64(s, 10);
@@ -265,40 +254,6 @@ enum fl_code store_prov_ver_page(struct store *st, int64_t tid, int64_t after, i
         e = store_fail(st, rc, err);
     store_done(s);
     return e;
-}
-
-static const char SQL_SETTING_GET[] = "SELECT value FROM settings WHERE name = ?1";
-
-enum fl_code store_prov_setting_get(struct store *st, const char *name, char *value, size_t n,
-                                    struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_GET, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    bind_text(s, 1, name);
-    int rc = sqlite3_step(s);
-    enum fl_code e = FL_OK;
-    if (rc == SQLITE_ROW)
-        copy_col(s, 0, value, n);
-    else if (rc == SQLITE_DONE)
-        e = FL_NOT_FOUND;
-    else
-        e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
-}
-
-static const char SQL_SETTING_ADD[] =
-    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
-
-enum fl_code store_prov_setting_add(struct store *st, const char *name, const char *value, struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_SETTING_ADD, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    bind_text(s, 1, name);
-    bind_text(s, 2, value);
-    return exec_stmt(st, s, err);
 }
 
 static const char SQL_TOKEN_USE[] =

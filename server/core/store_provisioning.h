@@ -53,13 +53,6 @@ typedef enum fl_code (*store_ver_fn)(void *ctx, int64_t version, int64_t created
 enum fl_code store_prov_ver_page(struct store *st, int64_t tid, int64_t after, int limit, store_ver_fn fn,
                                  void *ctx, struct fl_err *err);
 
-/* settings rows: get copies into value (FL_NOT_FOUND when absent); add
- * inserts unless the name exists. */
-enum fl_code store_prov_setting_get(struct store *st, const char *name, char *value, size_t n,
-                                    struct fl_err *err);
-enum fl_code store_prov_setting_add(struct store *st, const char *name, const char *value,
-                                    struct fl_err *err);
-
 /* Records a token nonce as used: FL_ALREADY_EXISTS when it already was. */
 enum fl_code store_prov_token_use(struct store *st, const char *nonce, int64_t expires_at,
                                   struct fl_err *err);
