@@ -41,6 +41,7 @@
 #include "outbox.h"
 #include "page.h"
 #include "store.h"
+#include "store_policies.h"
 #include "store_keys.h"
 #include "store_certs.h"
 #include "tags.h"
@@ -631,7 +632,7 @@ static enum fl_code delete_tx(struct fl_core *c, const char *id, int force, stru
         return fl_err_set(
             err, FL_DELETE_CONFLICT,
             "Certificate policies must be detached before deletion (arn: %s); or use forceDelete", arn);
-    if (attached && (rc = store_certs_policy_detach_all(c->st, arn, err)))
+    if (attached && (rc = store_policy_targets_detach_all(c->st, arn, err)))
         return rc;
     if ((rc = store_certs_delete(c->st, id, err)))
         return rc;

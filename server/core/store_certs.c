@@ -268,17 +268,6 @@ enum fl_code store_certs_policy_attached(struct store *st, const char *arn, int 
     return probe(st, s, attached, err);
 }
 
-static const char SQL_POLICY_DETACH_ALL[] = "DELETE FROM policy_targets WHERE target = ?1";
-
-enum fl_code store_certs_policy_detach_all(struct store *st, const char *arn, struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_POLICY_DETACH_ALL, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    store_bind_str(s, 1, arn);
-    return store_exec(st, s, err);
-}
-
 /* ---- CA certificates --------------------------------------------------------- */
 
 void store_ca_clear(struct store_ca *ca)

@@ -69,8 +69,6 @@ enum fl_code store_certs_any_by_ca(struct store *st, const char *ca_id, int *exi
 /* policy_targets rows whose target is arn: *attached = 1 when any exists. */
 enum fl_code store_certs_policy_attached(struct store *st, const char *arn, int *attached,
                                          struct fl_err *err);
-/* Deletes every policy_targets row whose target is arn (forceDelete). */
-enum fl_code store_certs_policy_detach_all(struct store *st, const char *arn, struct fl_err *err);
 
 /* ---- CA certificates ---------------------------------------------------- */
 

@@ -373,16 +373,3 @@ enum fl_code store_groups_for_thing_page(struct store *st, int64_t thing_row, co
     sqlite3_bind_int(s, 3, limit);
     return scan_names(st, s, fn, ctx, err);
 }
-
-static const char SQL_DETACH_POLICIES[] = "DELETE FROM policy_targets WHERE target = ?";
-
-enum fl_code store_groups_detach_policies(struct store *st, const char *group_arn, struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_DETACH_POLICIES, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    sqlite3_bind_text(s, 1, group_arn, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    store_done(s);
-    return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
-}

@@ -112,7 +112,4 @@ enum fl_code store_groups_things_page(struct store *st, int64_t group_row, int r
 enum fl_code store_groups_for_thing_page(struct store *st, int64_t thing_row, const char *after, int limit,
                                          store_name_fn fn, void *ctx, struct fl_err *err);
 
-/* Removes every policy attachment whose target is the group ARN. */
-enum fl_code store_groups_detach_policies(struct store *st, const char *group_arn, struct fl_err *err);
-
 #endif

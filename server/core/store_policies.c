@@ -461,3 +461,14 @@ enum fl_code store_policies_principal_thing(struct store *st, const char *princi
     store_done(x);
     return e;
 }
+
+static const char SQL_T_DETACH_ALL[] = "DELETE FROM policy_targets WHERE target = ?1";
+
+enum fl_code store_policy_targets_detach_all(struct store *st, const char *target, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_T_DETACH_ALL, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    store_bind_str(s, 1, target);
+    return store_exec(st, s, err);
+}

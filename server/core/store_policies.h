@@ -129,4 +129,8 @@ enum fl_code store_policies_thing_groups(struct store *st, int64_t thing_row, st
 enum fl_code store_policies_principal_thing(struct store *st, const char *principal, const char *client_id,
                                             char name[129], struct fl_err *err);
 
+/* Removes every policy attachment of one target (a certificate or thing
+ * group ARN): DeleteCertificate with forceDelete, DeleteThingGroup. */
+enum fl_code store_policy_targets_detach_all(struct store *st, const char *target, struct fl_err *err);
+
 #endif

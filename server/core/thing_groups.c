@@ -19,6 +19,7 @@
 #include "page.h"
 #include "principals.h"
 #include "store.h"
+#include "store_policies.h"
 #include "store_groups.h"
 #include "tags.h"
 #include "validate.h"
@@ -407,7 +408,7 @@ enum fl_code thing_groups_delete(struct fl_core *c, const char *name, int has_ex
         rc = tags_delete_all_tx(c, arn, err);
         /* the group's inherited permissions go with it */
         if (rc == FL_OK)
-            rc = store_groups_detach_policies(c->st, arn, err);
+            rc = store_policy_targets_detach_all(c->st, arn, err);
     }
     return store_end(c->st, rc, err);
 }
