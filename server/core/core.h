@@ -45,6 +45,21 @@ struct fl_log {
     enum fl_log_level min;
 };
 
+/* An outbound HTTP(S) POST of a JSON body, injected by the process
+ * (server/net/webhook.c in fleetd and the plugin; fakes in tests) so that
+ * libfleet can call pre-provisioning hooks without knowing sockets or TLS.
+ * post() sends body (len bytes, Content-Type application/json) to url and
+ * waits at most timeout_ms in total; on FL_OK *status is the HTTP status
+ * and *resp a malloc'd NUL-terminated body (*resp_len bytes) the caller
+ * frees. FL_UNAVAILABLE on timeout or a network/TLS failure (err says
+ * which), FL_INVALID_REQUEST for a URL it cannot call. post NULL: no
+ * client (hooks fail). Must be callable from any thread. */
+struct fl_http_post {
+    enum fl_code (*post)(void *ctx, const char *url, const char *body, size_t len, int timeout_ms, int *status,
+                         char **resp, size_t *resp_len, struct fl_err *err);
+    void *ctx;
+};
+
 struct fl_core {
     struct fl_config cfg;
     struct store *st;
@@ -52,6 +67,7 @@ struct fl_core {
     struct fl_rng rng;
     struct fl_log log;
     struct ca *ca; /* the built-in CA (ca/ca.h), shared, thread-safe; NULL when none */
+    struct fl_http_post http; /* outbound calls (pre-provisioning hooks); zeroed by core_open */
     /* Set by outbox_append_tx: this core's transaction wrote an outbox row,
      * so once it commits the caller should wake the broker plugin (fleetd:
      * dispatch.c reads and clears it on the writer core). */
