@@ -29,14 +29,15 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -fPIC -pthread $(WARN) $(SANFLAGS) $(PKG_CFLAGS) \
-            -Iserver/core -Ica -I$(BUILD)/gen
+            -Iserver/core -Iserver/net -Ica -I$(BUILD)/gen
 LDFLAGS  := -pthread $(SANFLAGS)
 LIBS     := $(PKG_LIBS) -lm
-PLUGIN_LIBS := $(shell pkg-config --libs jansson sqlite3 openssl 2>/dev/null) -lm
+PLUGIN_LIBS := $(shell pkg-config --libs jansson sqlite3 openssl 2>/dev/null) -lm -lcbor
 
 CORE_SRC := $(wildcard server/core/*.c)
 CA_SRC   := $(filter-out ca/fleet_ca.c,$(wildcard ca/*.c))
 HTTP_SRC := $(filter-out server/http/main.c,$(wildcard server/http/*.c))
+NET_SRC  := $(wildcard server/net/*.c)
 SCHEMA   := $(sort $(wildcard schema/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 PLUGIN_SRC := $(wildcard broker-plugin/*.c)
@@ -45,6 +46,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/schema_sql.o
 HTTP_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HTTP_SRC))
+NET_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(NET_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 CA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(CA_SRC))
 PLUGIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
@@ -52,6 +54,8 @@ PLUGIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
 FLEETD   := $(BUILD)/fleetd
 CORE_LIB := $(BUILD)/libfleetcore.a
 HTTP_LIB := $(BUILD)/libfleethttp.a
+# the outbound HTTP(S) client (server/net/webhook.c): fleetd, the plugin, tests
+NET_LIB  := $(BUILD)/libfleetnet.a
 CA_LIB   := $(BUILD)/libfleetca.a
 FLEET_CA := $(BUILD)/fleet-ca
 PLUGIN_SO  := $(BUILD)/mosquitto_fleet.so
@@ -91,15 +95,19 @@ $(CA_LIB): $(CA_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FLEETD): $(BUILD)/server/http/main.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+$(NET_LIB): $(NET_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FLEETD): $(BUILD)/server/http/main.o $(NET_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(NET_LIB) $(LINK_LIBS) $(LIBS)
 
 $(FLEET_CA): $(BUILD)/ca/fleet_ca.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 
-$(UNIT_BIN): $(UNIT_OBJ) $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) -Wl,--start-group $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) \
-	    -Wl,--end-group $(CHECK_LIBS) $(LIBS)
+$(UNIT_BIN): $(UNIT_OBJ) $(PLUGIN_LIB) $(NET_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) -Wl,--start-group $(PLUGIN_LIB) $(NET_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) \
+	    -Wl,--end-group $(CHECK_LIBS) $(LIBS) -lcbor
 
 $(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) -Iserver/http -Ibroker-plugin
 
@@ -114,15 +122,18 @@ $(PLUGIN_LIB): $(PLUGIN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PLUGIN_SO): $(PLUGIN_OBJ) $(CORE_LIB) $(CA_LIB)
+$(PLUGIN_SO): $(PLUGIN_OBJ) $(NET_LIB) $(CORE_LIB) $(CA_LIB)
 	$(CC) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $(PLUGIN_OBJ) \
-	    -Wl,--start-group $(CORE_LIB) $(CA_LIB) -Wl,--end-group $(PLUGIN_LIBS)
+	    -Wl,--start-group $(NET_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group $(PLUGIN_LIBS)
 
-$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+# fuzz targets may also test the plugin's pure parts (payload.c): only the
+# archive members a target uses are linked, so none needs the broker.
+$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/$*.o $(BUILD)/tests/fuzz/replay.o $(LINK_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/$*.o $(BUILD)/tests/fuzz/replay.o \
+	    -Wl,--start-group $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group $(LIBS) -lcbor
 
-$(BUILD)/tests/fuzz/%.o: CFLAGS += -Iserver/http
+$(BUILD)/tests/fuzz/%.o: CFLAGS += -Iserver/http -Ibroker-plugin
 
 $(LOADGEN): $(BUILD)/bench/loadgen.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
@@ -196,11 +207,11 @@ FUZZ_BUILD := build/fuzz
 fuzz:
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
 	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleethttp.a \
-	    $(FUZZ_BUILD)/libfleetca.a
+	    $(FUZZ_BUILD)/libfleetca.a $(FUZZ_BUILD)/libfleetplugin.a
 	@for t in $(FUZZ_NAMES); do \
-	    clang $(filter-out -Werror,$(CFLAGS)) -Iserver/http -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \
-	      -Wl,--start-group $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleetca.a \
-	      -Wl,--end-group $(LIBS) -o $(FUZZ_BUILD)/$$t || exit 1; \
+	    clang $(filter-out -Werror,$(CFLAGS)) -Iserver/http -Ibroker-plugin -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \
+	      -Wl,--start-group $(FUZZ_BUILD)/libfleetplugin.a $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetcore.a \
+	      $(FUZZ_BUILD)/libfleetca.a -Wl,--end-group $(LIBS) -lcbor -o $(FUZZ_BUILD)/$$t || exit 1; \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done

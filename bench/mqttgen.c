@@ -14,6 +14,12 @@
  *            holds them (the caller samples the broker's RSS in between)
  *   check    is the broker enforcing the bench policy? (foreign subscribe,
  *            denied topic, client id that is not the certificate's thing)
+ *   firstboot K workers, each repeating a device's first boot with fleet
+ *            provisioning: new EC P-256 key + CSR, TLS connect with the claim
+ *            certificate, subscribe, $aws/certificates/create-from-csr/json,
+ *            $aws/provisioning-templates/<T>/provision/json, disconnect, TLS
+ *            connect with the new certificate as the thing: first boots/s,
+ *            latency and the time per stage
  * Prints one JSON line. Knows nothing of fleetd: the devices are files.
  * Only 127.0.0.1 is ever contacted, and every run is bounded in time.
  */
@@ -21,6 +27,8 @@
 #include <getopt.h>
 #include <mosquitto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -46,7 +54,7 @@
 #define STALL_MS 200     /* a window blocked this long is presumed lost (QoS 0 drops) */
 #define LAT_BUCKETS 4096 /* connect latency histogram: 0.1 ms buckets up to 409.6 ms */
 
-enum mode { M_FLOW, M_CONNECT, M_HOLD, M_CHECK };
+enum mode { M_FLOW, M_CONNECT, M_HOLD, M_CHECK, M_FIRSTBOOT };
 
 struct opts {
     enum mode mode;
@@ -67,6 +75,10 @@ struct opts {
     double hold;
     char ready_file[PATH_CAP];
     char go_file[PATH_CAP];
+    /* firstboot */
+    char claim[PATH_CAP]; /* fleetd claim create's directory */
+    char tpl[ID_CAP];     /* provisioning template */
+    char serial[ID_CAP];  /* serial number prefix: <serial><worker>-<n> */
     /* any */
     int broker_pid;
     char label[64];
@@ -86,7 +98,16 @@ struct client {
     long long acked;
     long long received;
     long long bad_payload;
-    struct flow *flow; /* flow mode only */
+    int suback_refused;     /* any filter of the last SUBACK refused */
+    struct flow *flow;      /* flow mode only */
+    struct fb_inbox *inbox; /* firstboot only: the last message */
+};
+
+/* firstboot: the one answer a device waits for at a time */
+struct fb_inbox {
+    char topic[256];
+    char *payload; /* malloc'd, NUL-terminated; NULL until a message came */
+    int len;
 };
 
 struct flow {
@@ -213,7 +234,11 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
 {
     (void)m;
     (void)mid;
-    ((struct client *)obj)->suback = n > 0 ? granted[0] : 128;
+    struct client *c = obj;
+    c->suback_refused = n <= 0;
+    for (int i = 0; i < n; i++)
+        c->suback_refused |= granted[i] >= 128;
+    c->suback = n > 0 ? granted[0] : 128;
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid)
@@ -228,6 +253,15 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     (void)m;
     struct client *c = obj;
     c->received++;
+    if (c->inbox && c->inbox->payload == NULL) {
+        snprintf(c->inbox->topic, sizeof c->inbox->topic, "%s", msg->topic);
+        c->inbox->payload = malloc((size_t)msg->payloadlen + 1);
+        if (c->inbox->payload) {
+            memcpy(c->inbox->payload, msg->payload, (size_t)msg->payloadlen);
+            c->inbox->payload[msg->payloadlen] = '\0';
+            c->inbox->len = msg->payloadlen;
+        }
+    }
     if (c->flow) {
         if (msg->payloadlen != c->flow->o->size)
             c->bad_payload++;
@@ -826,12 +860,439 @@ static int run_check(const struct opts *o)
     return rc;
 }
 
+/* ---- firstboot (fleet provisioning) ---------------------------------------------- */
+
+#define FB_STAGES 6
+#define FB_WAIT_MS 15000 /* an answer from the provisioning API */
+static const char *const FB_STAGE_NAMES[FB_STAGES] = {"key_csr",         "claim_connect", "subscribe",
+                                                      "create_from_csr", "provision",     "device_connect"};
+
+struct fb_shared {
+    const struct opts *o;
+    SSL_CTX *claim_ctx;
+    X509_STORE *roots; /* the root CA: every new device's context shares it */
+    int64_t measure_ns, end_ns;
+    atomic_int errors;
+    atomic_llong total; /* completed first boots, warm-up and tail included */
+};
+
+struct fb_worker {
+    struct fb_shared *sh;
+    SSL_CTX *dev_ctx; /* reused for each new device: SSL_CTX_new is costly in OpenSSL 3 */
+    int index;
+    long long ops, seq;
+    double stage_s[FB_STAGES];
+    uint32_t lat[LAT_BUCKETS]; /* 1 ms buckets */
+    pthread_t tid;
+};
+
+/* Appends s to out[*len..cap) as the body of a JSON string. 0, or -1 when full. */
+static int json_escape(char *out, size_t cap, size_t *len, const char *s)
+{
+    size_t n = *len;
+    for (; *s; s++) {
+        const char *e = NULL;
+        char u[8];
+        if (*s == '"')
+            e = "\\\"";
+        else if (*s == '\\')
+            e = "\\\\";
+        else if (*s == '\n')
+            e = "\\n";
+        else if (*s == '\r')
+            e = "\\r";
+        else if ((unsigned char)*s < 0x20) {
+            snprintf(u, sizeof u, "\\u%04x", (unsigned)*s);
+            e = u;
+        }
+        size_t k = e ? strlen(e) : 1;
+        if (n + k + 1 > cap)
+            return -1;
+        if (e)
+            memcpy(out + n, e, k);
+        else
+            out[n] = *s;
+        n += k;
+    }
+    out[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+/* The string value of "key" in json (the flat answers of the provisioning
+ * API), unescaped into out. 0, or -1 when absent, not a string or too long. */
+static int json_get_str(const char *json, const char *key, char *out, size_t cap)
+{
+    char pat[80];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    for (const char *p = strstr(json, pat); p; p = strstr(p + 1, pat)) {
+        const char *q = p + strlen(pat);
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+            q++;
+        if (*q++ != ':')
+            continue;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+            q++;
+        if (*q++ != '"')
+            return -1;
+        size_t n = 0;
+        for (; *q && *q != '"'; q++) {
+            char ch = *q;
+            if (ch == '\\') {
+                q++;
+                switch (*q) {
+                case 'n':
+                    ch = '\n';
+                    break;
+                case 'r':
+                    ch = '\r';
+                    break;
+                case 't':
+                    ch = '\t';
+                    break;
+                case '"':
+                case '\\':
+                case '/':
+                    ch = *q;
+                    break;
+                default:
+                    return -1; /* \u and friends: not in these answers */
+                }
+            }
+            if (n + 1 >= cap)
+                return -1;
+            out[n++] = ch;
+        }
+        if (*q != '"')
+            return -1;
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* A PKCS#10 request for k with subject CN=cn, PEM (malloc'd), or NULL. */
+static char *fb_csr(EVP_PKEY *k, const char *cn)
+{
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *nm = X509_NAME_new();
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    if (req && nm && b && X509_REQ_set_version(req, 0) == 1 &&
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1 &&
+        X509_REQ_set_subject_name(req, nm) == 1 && X509_REQ_set_pubkey(req, k) == 1 &&
+        X509_REQ_sign(req, k, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(b, req) == 1) {
+        char *data;
+        long n = BIO_get_mem_data(b, &data);
+        if (n > 0 && (pem = malloc((size_t)n + 1)) != NULL) {
+            memcpy(pem, data, (size_t)n);
+            pem[n] = '\0';
+        }
+    }
+    BIO_free(b);
+    X509_NAME_free(nm);
+    X509_REQ_free(req);
+    return pem;
+}
+
+static SSL_CTX *fb_ctx_base(struct fb_shared *sh)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    X509_STORE_up_ref(sh->roots);
+    SSL_CTX_set_cert_store(ctx, sh->roots);
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx), HOST) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Puts the new device's certificate (PEM text) and key k into the worker's
+ * device context (the previous device's connection is gone). 0, or -1. */
+static int fb_device_ctx(struct fb_worker *w, const char *cert_pem, EVP_PKEY *k)
+{
+    if (w->dev_ctx == NULL && (w->dev_ctx = fb_ctx_base(w->sh)) == NULL)
+        return -1;
+    BIO *b = BIO_new_mem_buf(cert_pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    int ok = x && SSL_CTX_use_certificate(w->dev_ctx, x) == 1 && SSL_CTX_use_PrivateKey(w->dev_ctx, k) == 1 &&
+             SSL_CTX_check_private_key(w->dev_ctx) == 1;
+    X509_free(x);
+    BIO_free(b);
+    return ok ? 0 : -1;
+}
+
+/* Loops c until a message is in its inbox. 0, or -1 (reason on stderr). */
+static int fb_wait_msg(struct client *c, const char *what)
+{
+    int64_t end = now_ns() + (int64_t)FB_WAIT_MS * 1000000LL;
+    while (c->inbox->payload == NULL) {
+        int rc = client_step(c, 50);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "mqttgen: %s: waiting for %s: %s\n", c->dev->id, what, mosquitto_strerror(rc));
+            return -1;
+        }
+        if (now_ns() > end) {
+            fprintf(stderr, "mqttgen: %s: no %s within %d ms\n", c->dev->id, what, FB_WAIT_MS);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Publishes text on topic (QoS 1) and waits for the answer in c's inbox,
+ * which must come on an /accepted topic. 0, or -1 (reason on stderr). */
+static int fb_request(struct client *c, const char *topic, const char *text, const char *what)
+{
+    free(c->inbox->payload);
+    c->inbox->payload = NULL;
+    int rc = mosquitto_publish(c->m, NULL, topic, (int)strlen(text), text, 1, false);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "mqttgen: %s: publish %s: %s\n", c->dev->id, topic, mosquitto_strerror(rc));
+        return -1;
+    }
+    if (fb_wait_msg(c, what) != 0)
+        return -1;
+    if (!ends_with(c->inbox->topic, "/accepted")) {
+        fprintf(stderr, "mqttgen: %s: %s: %s %.300s\n", c->dev->id, what, c->inbox->topic, c->inbox->payload);
+        return -1;
+    }
+    return 0;
+}
+
+/* One first boot. st[] receives the seconds of each stage. 0, or -1. */
+static int fb_boot(struct fb_worker *w, double st[FB_STAGES])
+{
+    struct fb_shared *sh = w->sh;
+    const struct opts *o = sh->o;
+    char serial[ID_CAP], thing[ID_CAP], cert_id[80], token[1024];
+    char t_csr[] = "$aws/certificates/create-from-csr/json";
+    char t_prov[ID_CAP + 64], f[4][ID_CAP + 80];
+    snprintf(serial, sizeof serial, "%.24s%d-%lld", o->serial, w->index % 1000, w->seq++ % 100000000);
+    snprintf(t_prov, sizeof t_prov, "$aws/provisioning-templates/%s/provision/json", o->tpl);
+    snprintf(f[0], sizeof f[0], "%s/accepted", t_csr);
+    snprintf(f[1], sizeof f[1], "%s/rejected", t_csr);
+    snprintf(f[2], sizeof f[2], "%s/accepted", t_prov);
+    snprintf(f[3], sizeof f[3], "%s/rejected", t_prov);
+    char *subs[4] = {f[0], f[1], f[2], f[3]};
+    struct fb_inbox in = {{0}, NULL, 0};
+    struct client c, d;
+    struct device claim, dev;
+    char *csr = NULL, *body = NULL, *cert = NULL;
+    int rc = -1;
+    memset(&c, 0, sizeof c);
+    memset(&d, 0, sizeof d);
+    memset(&dev, 0, sizeof dev);
+    claim.ctx = sh->claim_ctx;
+    snprintf(claim.id, sizeof claim.id, "claim-%.50s", serial);
+
+    int64_t t0 = now_ns();
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    if (k == NULL || (csr = fb_csr(k, serial)) == NULL) {
+        fprintf(stderr, "mqttgen: firstboot: cannot make a key and CSR\n");
+        goto out;
+    }
+    int64_t t1 = now_ns();
+    if (client_connect(o, &c, &claim, NULL, 60, 0) != 0)
+        goto out;
+    c.inbox = &in;
+    int64_t t2 = now_ns();
+    c.suback = -1;
+    if (mosquitto_subscribe_multiple(c.m, NULL, 4, subs, 1, 0, NULL) != MOSQ_ERR_SUCCESS ||
+        wait_for(&c, &c.suback, "SUBACK", 0) != 0)
+        goto out;
+    if (c.suback_refused) {
+        fprintf(stderr, "mqttgen: %s: the claim may not subscribe to the provisioning topics\n", claim.id);
+        goto out;
+    }
+    int64_t t3 = now_ns();
+    size_t cap = strlen(csr) * 2 + 64, len = 0;
+    if ((body = malloc(cap)) == NULL)
+        goto out;
+    len = (size_t)snprintf(body, cap, "{\"certificateSigningRequest\":\"");
+    if (json_escape(body, cap - 3, &len, csr) != 0)
+        goto out;
+    memcpy(body + len, "\"}", 3);
+    if (fb_request(&c, t_csr, body, "create-from-csr answer") != 0)
+        goto out;
+    if ((cert = malloc((size_t)in.len + 1)) == NULL ||
+        json_get_str(in.payload, "certificatePem", cert, (size_t)in.len + 1) != 0 ||
+        json_get_str(in.payload, "certificateId", cert_id, sizeof cert_id) != 0 ||
+        json_get_str(in.payload, "certificateOwnershipToken", token, sizeof token) != 0) {
+        fprintf(stderr, "mqttgen: %s: create-from-csr accepted without certificatePem/Id/token: %.300s\n",
+                claim.id, in.payload);
+        goto out;
+    }
+    int64_t t4 = now_ns();
+    free(body);
+    cap = strlen(token) + strlen(serial) + 160;
+    if ((body = malloc(cap)) == NULL)
+        goto out;
+    snprintf(body, cap,
+             "{\"certificateOwnershipToken\":\"%s\",\"parameters\":{\"SerialNumber\":\"%s\","
+             "\"HardwareRevision\":\"bench\"}}",
+             token, serial);
+    if (fb_request(&c, t_prov, body, "provision answer") != 0)
+        goto out;
+    if (json_get_str(in.payload, "thingName", thing, sizeof thing) != 0) {
+        fprintf(stderr, "mqttgen: %s: provision accepted without a thingName: %.300s\n", claim.id,
+                in.payload);
+        goto out;
+    }
+    int64_t t5 = now_ns();
+    client_close(&c);
+    /* the device from now on: its own certificate, client id = its thing */
+    if (fb_device_ctx(w, cert, k) != 0) {
+        fprintf(stderr, "mqttgen: %s: the new certificate is unusable\n", claim.id);
+        goto out;
+    }
+    dev.ctx = w->dev_ctx;
+    snprintf(dev.id, sizeof dev.id, "%s", thing);
+    if (client_connect(o, &d, &dev, NULL, 60, 0) != 0)
+        goto out;
+    int64_t t6 = now_ns();
+    const int64_t ts[FB_STAGES + 1] = {t0, t1, t2, t3, t4, t5, t6};
+    for (int i = 0; i < FB_STAGES; i++)
+        st[i] = (double)(ts[i + 1] - ts[i]) / 1e9;
+    rc = 0;
+out:
+    client_close(&c);
+    client_close(&d);
+    free(in.payload);
+    free(csr);
+    free(body);
+    free(cert);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+static void *fb_main(void *arg)
+{
+    struct fb_worker *w = arg;
+    struct fb_shared *sh = w->sh;
+    while (now_ns() < sh->end_ns) {
+        double st[FB_STAGES];
+        int rc = fb_boot(w, st);
+        int64_t t2 = now_ns();
+        if (rc != 0) {
+            if (atomic_fetch_add(&sh->errors, 1) > 20)
+                break;
+            continue;
+        }
+        atomic_fetch_add(&sh->total, 1);
+        /* counted when it completes inside the window: boots last long
+         * enough that "started and ended inside" would undercount */
+        if (t2 >= sh->measure_ns && t2 < sh->end_ns) {
+            double total = 0;
+            for (int i = 0; i < FB_STAGES; i++) {
+                w->stage_s[i] += st[i];
+                total += st[i];
+            }
+            w->ops++;
+            int64_t b = (int64_t)(total * 1000); /* 1 ms buckets */
+            w->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+        }
+    }
+    SSL_CTX_free(w->dev_ctx);
+    w->dev_ctx = NULL;
+    return NULL;
+}
+
+static SSL_CTX *fb_claim_ctx(struct fb_shared *sh, const char *dir)
+{
+    char crt[PATH_CAP + 32], key[PATH_CAP + 32];
+    snprintf(crt, sizeof crt, "%s/claim.cert.pem", dir);
+    snprintf(key, sizeof key, "%s/claim.private.key", dir);
+    SSL_CTX *ctx = fb_ctx_base(sh);
+    if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        fprintf(stderr, "mqttgen: claim %s, %s: %s\n", crt, key, ERR_error_string(ERR_get_error(), NULL));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static int run_firstboot(const struct opts *o)
+{
+    struct fb_shared sh;
+    struct fb_worker *ws = calloc((size_t)o->workers, sizeof *ws);
+    char ca[PATH_CAP + 32];
+    int rc = 1, started = 0;
+    memset(&sh, 0, sizeof sh);
+    sh.o = o;
+    snprintf(ca, sizeof ca, "%s/root-CA.crt", o->claim);
+    if (ws == NULL || (sh.roots = X509_STORE_new()) == NULL ||
+        X509_STORE_load_locations(sh.roots, ca, NULL) != 1) {
+        fprintf(stderr, "mqttgen: firstboot: cannot load the root CA %s\n", ca);
+        goto out;
+    }
+    if ((sh.claim_ctx = fb_claim_ctx(&sh, o->claim)) == NULL)
+        goto out;
+    int64_t t0 = now_ns();
+    sh.measure_ns = t0 + (int64_t)(o->warmup * 1e9);
+    sh.end_ns = sh.measure_ns + (int64_t)(o->duration * 1e9);
+    for (; started < o->workers; started++) {
+        ws[started].sh = &sh;
+        ws[started].index = started;
+        if (pthread_create(&ws[started].tid, NULL, fb_main, &ws[started]) != 0)
+            break;
+    }
+    sleep_ns(sh.measure_ns - now_ns());
+    double b0 = proc_cpu_s(o->broker_pid), c0 = self_cpu_s();
+    sleep_ns(sh.end_ns - now_ns());
+    double b1 = proc_cpu_s(o->broker_pid), c1 = self_cpu_s();
+    for (int i = 0; i < started; i++)
+        pthread_join(ws[i].tid, NULL);
+    if (started == o->workers) {
+        uint64_t h[LAT_BUCKETS] = {0}, ops = 0;
+        double stage[FB_STAGES] = {0};
+        for (int i = 0; i < o->workers; i++) {
+            ops += (uint64_t)ws[i].ops;
+            for (int s = 0; s < FB_STAGES; s++)
+                stage[s] += ws[i].stage_s[s];
+            for (int b = 0; b < LAT_BUCKETS; b++)
+                h[b] += ws[i].lat[b];
+        }
+        double bcpu = (b0 >= 0 && b1 >= 0) ? b1 - b0 : -1;
+        int errors = atomic_load(&sh.errors) + (ops == 0);
+        printf("{\"mode\":\"firstboot\",\"label\":\"%s\",\"workers\":%d,\"template\":\"%s\",\"boots\":%llu,"
+               "\"seconds\":%.6f,\"boots_per_sec\":%.1f,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"stage_ms\":{",
+               o->label, o->workers, o->tpl, (unsigned long long)ops, o->duration, (double)ops / o->duration,
+               lat_quantile(h, ops, 0.5) * 10, lat_quantile(h, ops, 0.99) * 10);
+        for (int s = 0; s < FB_STAGES; s++)
+            printf("%s\"%s\":%.2f", s ? "," : "", FB_STAGE_NAMES[s],
+                   ops ? stage[s] * 1000 / (double)ops : 0.0);
+        printf("},\"completed_total\":%lld,\"broker_cpu_s\":%.3f,\"broker_us_per_boot\":%.1f,"
+               "\"client_cpu_s\":%.3f,\"errors\":%d}\n",
+               (long long)atomic_load(&sh.total), bcpu,
+               (bcpu >= 0 && ops > 0) ? bcpu * 1e6 / (double)ops : -1.0, c1 - c0, errors);
+        rc = errors ? 1 : 0;
+    }
+out:
+    SSL_CTX_free(sh.claim_ctx);
+    X509_STORE_free(sh.roots);
+    free(ws);
+    return rc;
+}
+
 /* ---- options ------------------------------------------------------------------ */
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mqttgen flow|connect|hold|check --port P --certs DIR [options]\n"
+            "       mqttgen firstboot --port P --claim DIR --template T [options]\n"
             "  devices: DIR/ca.pem, DIR/PREFIX-i.crt and .key (bench/fleet_setup.py devices)\n"
             "common:  --prefix d  --first I (first device index, 0)  --protocol 311|5  --broker-pid PID\n"
             "         --plain (plain TCP, no certificates: a bare broker's plain listener)\n"
@@ -843,7 +1304,12 @@ static void usage(FILE *f)
             "hold:    --base B (20) --count N (1000) --workers K --ready-file F --go-file G --hold S (600)\n"
             "         connects B, writes 'base B' to F, waits for G to exist, connects N more, writes\n"
             "         'all B+N' to F, holds until SIGTERM or S seconds\n"
-            "check:   devices 0 and 1: own/foreign/denied subscriptions, a client id not its thing\n");
+            "check:   devices 0 and 1: own/foreign/denied subscriptions, a client id not its thing\n"
+            "firstboot: --workers K (4) --claim DIR (claim.cert.pem, claim.private.key, root-CA.crt as\n"
+            "         `fleetd claim create` writes them) --template T --serial-prefix S (fb-): each\n"
+            "         worker repeats new EC P-256 key + CSR, TLS connect with the claim (client id\n"
+            "         claim-<serial>), create-from-csr, provision with SerialNumber <S><worker>-<n>,\n"
+            "         disconnect, TLS connect with the new certificate as the thing it was given\n");
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -903,11 +1369,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"label", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 'T'},
         {"plain", no_argument, NULL, 'Z'},
+        {"claim", required_argument, NULL, 'C'},
+        {"template", required_argument, NULL, 't'},
+        {"serial-prefix", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     snprintf(o->prefix, sizeof o->prefix, "d");
+    snprintf(o->serial, sizeof o->serial, "fb-");
     o->protocol = MQTT_PROTOCOL_V311;
     o->pubs = 4;
     o->subs = 1;
@@ -935,6 +1405,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         o->mode = M_HOLD;
     else if (strcmp(argv[1], "check") == 0)
         o->mode = M_CHECK;
+    else if (strcmp(argv[1], "firstboot") == 0)
+        o->mode = M_FIRSTBOOT;
     else {
         fprintf(stderr, "mqttgen: unknown mode '%s'\n", argv[1]);
         usage(stderr);
@@ -1017,6 +1489,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'T':
             bad = parse_int(optarg, 1, MAX_FLOW_CLIENTS, &o->threads);
             break;
+        case 'C':
+            bad = copy_opt(o->claim, sizeof o->claim, optarg);
+            break;
+        case 't':
+            bad = copy_opt(o->tpl, sizeof o->tpl, optarg) || strpbrk(optarg, "/+#\"\\") != NULL;
+            break;
+        case 'R':
+            bad = copy_opt(o->serial, sizeof o->serial, optarg) || strlen(optarg) > 24 ||
+                  strpbrk(optarg, "/+#\"\\") != NULL;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -1031,6 +1513,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if (optind != argc) {
         fprintf(stderr, "mqttgen: unexpected argument '%s'\n", argv[optind]);
         return -1;
+    }
+    if (o->mode == M_FIRSTBOOT) {
+        if (o->port == 0 || o->claim[0] == '\0' || o->tpl[0] == '\0') {
+            fprintf(stderr, "mqttgen: firstboot needs --port, --claim and --template\n");
+            return -1;
+        }
+        return 0;
     }
     if (o->port == 0 || (o->certs[0] == '\0' && !o->plain)) {
         fprintf(stderr, "mqttgen: give --port and --certs (or --plain)\n");
@@ -1074,6 +1563,9 @@ int main(int argc, char **argv)
         break;
     case M_HOLD:
         rc = run_hold(&o);
+        break;
+    case M_FIRSTBOOT:
+        rc = run_firstboot(&o);
         break;
     default:
         rc = run_check(&o);

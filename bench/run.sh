@@ -8,7 +8,8 @@
 # errors; the same for CreateCertificateFromCsr (EC P-256 CSR) and
 # TestAuthorization (fleetd alone when moto lacks it). Then DescribeThing at 1k
 # things against 1M things on fleetd alone, then the MQTT broker rows
-# (bench/mqtt.sh: mosquitto bare vs with the fleet plugin).
+# (bench/mqtt.sh: mosquitto bare vs with the fleet plugin), then first boots
+# with fleet provisioning against the bare connect rate (bench/firstboot.sh).
 # Everything it starts is stopped on exit. Only 127.0.0.1 is ever contacted.
 #
 # Environment:
@@ -16,7 +17,7 @@
 #   BENCH_SEED_SECONDS=N     time budget for seeding the 1M things (default 180)
 #   BENCH_BIG=N              size of the large registry (default 1000000)
 #   FLEETD_HTTP_THREADS=N    passed to fleetd (its default is 4)
-#   BENCH_PARTS="..."        which parts to run, any of: registry scale mqtt (default: all three)
+#   BENCH_PARTS="..."        which parts to run, any of: registry scale mqtt firstboot (default: all)
 set -u
 
 BUILD=${1:?usage: bench/run.sh BUILD_DIR}
@@ -26,7 +27,7 @@ LOADGEN=$BUILD/loadgen
 for b in "$FLEETD" "$LOADGEN"; do
     [ -x "$b" ] || { echo "bench: $b is missing (run make first)" >&2; exit 2; }
 done
-PARTS=" ${BENCH_PARTS:-registry scale mqtt} "
+PARTS=" ${BENCH_PARTS:-registry scale mqtt firstboot} "
 part() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 if part registry; then
     command -v moto_server >/dev/null 2>&1 || { echo "bench: moto_server not on PATH" >&2; exit 2; }
@@ -443,6 +444,11 @@ fi
 # ---- MQTT: mosquitto bare vs with the fleet plugin (issue 4) ---------------------
 if part mqtt; then
     BENCH_TABLE=$TABLE BENCH_RESULTS=$RESULTS sh "$BENCH_DIR/mqtt.sh" "$BUILD" || FAILED=1
+    say ""
+fi
+# ---- first boots (fleet provisioning) vs bare connects (issue 5) -------------------
+if part firstboot; then
+    BENCH_TABLE=$TABLE BENCH_RESULTS=$RESULTS sh "$BENCH_DIR/firstboot.sh" "$BUILD" || FAILED=1
     say ""
 fi
 say "raw results: $RESULTS; table: $TABLE"

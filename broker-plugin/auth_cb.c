@@ -149,8 +149,8 @@ int auth_cb_basic(int event, void *event_data, void *userdata)
     enum fl_code rc = certificates_is_usable(p->core, cert_id, &usable, &err);
     if (rc == FL_OK && !usable)
         return deny(p, id, addr, "certificate is not ACTIVE or its CA is not ACTIVE");
-    if (rc == FL_NOT_FOUND)
-        return deny(p, id, addr, "unknown certificate");
+    if (rc == FL_NOT_FOUND) /* just-in-time registration, when its CA allows it */
+        return jitr_unknown(p, client, cert_id, id, addr);
     if (rc)
         return deny(p, id, addr, err.msg);
     struct fp_pol *pol = NULL;

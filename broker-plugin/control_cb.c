@@ -26,6 +26,7 @@
 
 #include "fleet_plugin.h"
 #include "outbox.h"
+#include "worker.h"
 
 static int may_receive(const struct fp_ctx *ctx, const char *topic)
 {
@@ -167,6 +168,7 @@ int control_cb_kick(int event, void *event_data, void *userdata)
      * A non-zero return would disconnect the publisher (G15). */
     if (ctx == NULL || !ctx->internal)
         return MOSQ_ERR_SUCCESS;
+    worker_collect(p); /* answers of finished worker jobs go out with this loop iteration too */
     control_cb_drain(p);
     p->last_drain = plugin_mono_ms(p);
     clients_refresh_stale(p, FP_WORK_BUDGET_MS);

@@ -33,6 +33,7 @@
 #define FP_PCACHE_TTL_S 3600  /* ... for at most this long */
 #define FP_PCACHE_SLOTS 1024  /* per-certificate invalidation counters (a power of two) */
 #define FP_DOC_CACHE 256      /* distinct policy documents kept parsed */
+#define FP_JITR_MAX 64        /* just-in-time registrations in flight (jitr.c) */
 
 enum fp_state {
     FP_LIVE = 1, /* connected, the current connection of its client id */
@@ -144,6 +145,11 @@ struct fp_options {
     int drain_ms;        /* plugin_opt_drain_interval_ms */
     int pcache_idle;     /* plugin_opt_policy_cache: idle compiled sets kept (0: no cache) */
     int pcache_ttl_s;    /* plugin_opt_policy_cache_ttl_s */
+    char ca_dir[1024];   /* plugin_opt_ca_dir: fleetd's DATA_DIR/ca, the CA that signs; "" = none */
+    int workers;         /* plugin_opt_workers: worker threads (worker.h) */
+    int token_ttl_s;     /* plugin_opt_provisioning_token_ttl_s: ownership token lifetime */
+    /* plugin_opt_hook_ca_file: CAs trusted for https hooks besides the system store ("" = none) */
+    char hook_ca_file[1024];
 };
 
 struct fp_stats {
@@ -183,6 +189,17 @@ struct fp_plugin {
     struct fp_conn_update *q;
     size_t qn, qcap;
     struct fp_stats stats;
+    /* fleet provisioning over MQTT (provision_cb.c) */
+    struct fp_workers *workers; /* worker.c; NULL when not started */
+    struct ca *ca;              /* the CA that signs device certificates, or NULL */
+    int own_ca;                 /* opened by plugin_init, closed by plugin_close */
+    struct fl_http_post http;   /* outbound calls of the worker cores (pre-provisioning hooks) */
+    int64_t last_prov_sweep;    /* monotonic ms of the last unclaimed-certificate sweep */
+    int prov_sweeping;          /* a sweep job is queued or running */
+    /* just-in-time registrations queued or running on a worker (jitr.c):
+     * at most one per certificate id, at most FP_JITR_MAX at once */
+    char jitr_pending[FP_JITR_MAX][65];
+    uint32_t jitr_npending;
 };
 
 /* ==== plugin.c: entry points, options, lifecycle ========================== */
@@ -355,5 +372,39 @@ size_t presence_payload(char *buf, size_t cap, const struct fp_ctx *ctx, int con
 /* Writes queued connectivity updates in one transaction. Returns FL_OK or
  * the store error (then the queue is kept for the next try). */
 enum fl_code presence_flush(struct fp_plugin *p);
+
+/* ==== jitr.c: just-in-time registration and provisioning ================= */
+
+/* BASIC_AUTH of a certificate the registry does not know (cert_id): when
+ * its issuer is a registered ACTIVE CA with auto-registration ENABLE
+ * (jitp_candidate, reads only), a worker job registers it (and applies the
+ * CA's JITP template: jitp_register), and TICK publishes
+ * $aws/events/certificates/registered/<caCertificateId> once it is done.
+ * One job per certificate id at a time. Always refuses the connection
+ * (MOSQ_ERR_AUTH), as AWS refuses the first one. */
+struct mosquitto;
+int jitr_unknown(struct fp_plugin *p, struct mosquitto *client, const char *cert_id, const char *id,
+                 const char *addr);
+
+/* ==== message_cb.c: MOSQ_EVT_MESSAGE ====================================== */
+
+/* Devices' PUBLISHes, after the WRITE ACL check allowed them: '$' topics
+ * whose topic-table entry has a handler go to it; everything else is
+ * routed as usual (one compare). */
+int message_cb(int event, void *event_data, void *userdata);
+/* Consumes a request the plugin answers: the broker routes it to
+ * FP_SINK_TOPIC, which no client may subscribe to or receive, so nobody
+ * (not the requester's own wildcard subscription either) sees it, and the
+ * publisher gets a success PUBACK (0x10 on MQTT 5). Returns
+ * MOSQ_ERR_SUCCESS, or MOSQ_ERR_NOMEM. */
+int message_cb_consume(void *event_data);
+#define FP_SINK_TOPIC "$fleet/sink"
+
+/* ==== provision_cb.c: the fleet-provisioning MQTT API ===================== */
+
+/* Every FP_PROV_SWEEP_MS, submits a worker job deleting certificates made
+ * over MQTT and never provisioned (provisioning_sweep). From TICK. */
+void provision_cb_tick(struct fp_plugin *p, int64_t now);
+#define FP_PROV_SWEEP_MS 60000
 
 #endif

@@ -17,6 +17,13 @@
  *   drain_interval_ms  safety-net outbox drain interval (500)
  *   policy_cache       compiled policy sets kept for devices not connected (10000; 0: no cache)
  *   policy_cache_ttl_s ... for at most this long (3600)
+ *   ca_dir             fleetd's DATA_DIR/ca: the CA that signs certificates made
+ *                      over MQTT (fleet provisioning); absent: those requests fail
+ *   workers            worker threads for slow requests (worker.h, 2)
+ *   provisioning_token_ttl_s  lifetime of certificateOwnershipTokens and of
+ *                      unclaimed certificates made over MQTT (3600, as AWS)
+ *   hook_ca_file       PEM CA certificates trusted for https pre-provisioning
+ *                      hooks besides the system trust store
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -30,8 +37,12 @@
 #include "connectivity.h"
 #include "fleet_plugin.h"
 #include "outbox.h"
+#include "ca.h"
 #include "policy_doc.h"
+#include "provisioning.h"
 #include "store.h"
+#include "webhook.h"
+#include "worker.h"
 
 #define CLOSE_BUSY_MS 2000
 
@@ -76,6 +87,8 @@ int plugin_parse_options(struct fp_options *o, const struct mosquitto_opt *opts,
     o->drain_ms = FP_DRAIN_MS;
     o->pcache_idle = FP_PCACHE_IDLE;
     o->pcache_ttl_s = FP_PCACHE_TTL_S;
+    o->workers = FP_WORKERS_DEFAULT;
+    o->token_ttl_s = PROVISIONING_TOKEN_SECONDS;
     for (int i = 0; i < n; i++) {
         const char *k = opts[i].key ? opts[i].key : "", *v = opts[i].value ? opts[i].value : "";
         int r;
@@ -99,6 +112,14 @@ int plugin_parse_options(struct fp_options *o, const struct mosquitto_opt *opts,
             r = set_int(&o->pcache_idle, 0, 10000000, k, v, msg, msglen);
         else if (strcmp(k, "policy_cache_ttl_s") == 0)
             r = set_int(&o->pcache_ttl_s, 1, 7 * 24 * 3600, k, v, msg, msglen);
+        else if (strcmp(k, "ca_dir") == 0)
+            r = set_str(o->ca_dir, sizeof(o->ca_dir), k, v, msg, msglen);
+        else if (strcmp(k, "workers") == 0)
+            r = set_int(&o->workers, 1, 16, k, v, msg, msglen);
+        else if (strcmp(k, "provisioning_token_ttl_s") == 0)
+            r = set_int(&o->token_ttl_s, 1, 24 * 3600, k, v, msg, msglen);
+        else if (strcmp(k, "hook_ca_file") == 0)
+            r = set_str(o->hook_ca_file, sizeof(o->hook_ca_file), k, v, msg, msglen);
         else {
             /* a typo must not leave a default in place silently */
             snprintf(msg, msglen, "unknown option plugin_opt_%s", k);
@@ -160,7 +181,7 @@ enum fl_code plugin_open(struct fp_plugin *p, const struct fp_options *o, struct
      * broker restarts, as long as fewer than 1000 clients connect per ms */
     p->gen = (uint64_t)core_now_ms(core) * 1000u;
     int64_t now = plugin_mono_ms(p);
-    p->last_drain = p->last_flush = p->last_sweep = now;
+    p->last_drain = p->last_flush = p->last_sweep = p->last_prov_sweep = now;
     /* Whatever a previous broker run left connected is not (a crash emits
      * no DISCONNECT events). Not fatal: the broker must come up. */
     if (connectivity_all_offline(core, core_now_ms(core), "CONNECTION_LOST", err))
@@ -180,6 +201,9 @@ void plugin_close(struct fp_plugin *p)
 {
     if (p->core == NULL)
         return;
+    /* first: finished jobs are answered, queued ones dropped, while
+     * everything they use is still there */
+    worker_stop(p);
     struct fl_err err;
     fl_err_clear(&err);
     const struct fp_stats *s = &p->stats;
@@ -209,6 +233,12 @@ void plugin_close(struct fp_plugin *p)
     free(p->q);
     p->q = NULL;
     p->qn = p->qcap = 0;
+    if (p->own_ca) {
+        ca_close(p->ca);
+        p->core->ca = NULL;
+    }
+    p->ca = NULL;
+    p->own_ca = 0;
     if (p->own_core) {
         core_close(p->core);
         free(p->core);
@@ -235,6 +265,7 @@ static const struct {
     {MOSQ_EVT_CONTROL, control_cb_kick, OUTBOX_KICK_TOPIC},
     {MOSQ_EVT_TICK, tick_cb, NULL},
     {MOSQ_EVT_DISCONNECT, presence_cb_disconnect, NULL},
+    {MOSQ_EVT_MESSAGE, message_cb, NULL},
 };
 #define NCALLBACKS (sizeof(callbacks) / sizeof(callbacks[0]))
 
@@ -291,6 +322,29 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
      * long for fleetd's locks (retry on the next tick instead) */
     store_set_busy_timeout(core->st, o.busy_ms);
     p->id = identifier;
+    /* fleet provisioning over MQTT: the CA signs, worker threads do the work.
+     * Neither is fatal: the broker must come up; requests then fail. */
+    if (o.ca_dir[0]) {
+        struct ca_options co = {.no_create = 1}; /* fleetd creates the CA, never the plugin */
+        p->ca = ca_open(o.ca_dir, &co, core_now_ms(core) / 1000, &err);
+        if (p->ca == NULL)
+            mosquitto_log_printf(MOSQ_LOG_WARNING,
+                                 "fleet: no CA in %s (%s): certificates cannot be made over MQTT", o.ca_dir,
+                                 err.msg);
+        p->own_ca = p->ca != NULL;
+        core->ca = p->ca;
+    }
+    /* the outbound HTTP client of pre-provisioning hooks (worker cores copy
+     * p->http); freed by mosquitto_plugin_cleanup */
+    struct webhook *wh = webhook_new(o.hook_ca_file[0] ? o.hook_ca_file : NULL, &err);
+    if (wh == NULL)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "fleet: %s: pre-provisioning hooks will fail", err.msg);
+    else
+        webhook_http(wh, &p->http);
+    core->http = p->http;
+    if (worker_start(p, o.workers) != 0)
+        mosquitto_log_printf(MOSQ_LOG_ERR,
+                             "fleet: cannot start %d worker threads: provisioning requests fail", o.workers);
     for (size_t i = 0; i < NCALLBACKS; i++) {
         int r = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb,
                                             callbacks[i].data, p);
@@ -301,6 +355,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
                 mosquitto_callback_unregister(identifier, callbacks[j].event, callbacks[j].cb,
                                               callbacks[j].data);
             plugin_close(p);
+            webhook_free(wh);
             free(p);
             return r;
         }
@@ -320,6 +375,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     for (size_t i = 0; i < NCALLBACKS; i++)
         mosquitto_callback_unregister(p->id, callbacks[i].event, callbacks[i].cb, callbacks[i].data);
     plugin_close(p);
+    if (p->http.post == webhook_post)
+        webhook_free(p->http.ctx); /* after plugin_close: no worker is calling it */
     free(p);
     return MOSQ_ERR_SUCCESS;
 }

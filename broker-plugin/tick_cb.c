@@ -10,12 +10,15 @@
  *   - re-check stale contexts within a time budget;
  *   - kick clients marked for disconnection: here, never from a callback
  *     of the client itself, because a kick re-enters the plugin (G17);
- *   - write queued connectivity updates in one transaction.
+ *   - write queued connectivity updates in one transaction;
+ *   - answer finished worker jobs (worker_collect) and submit the sweep
+ *     of unclaimed provisioning certificates (provision_cb_tick).
  */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
 #include "fleet_plugin.h"
+#include "worker.h"
 
 #define SWEEP_MS 100
 
@@ -40,6 +43,9 @@ static int kick_one(struct fp_plugin *p, struct fp_ctx *ctx, void *arg)
 void tick_cb_run(struct fp_plugin *p, int force)
 {
     int64_t now = plugin_mono_ms(p);
+    /* one atomic load when no worker job finished */
+    worker_collect(p);
+    provision_cb_tick(p, now);
     if ((p->clients.gone || p->pcache.oldest) && (force || now - p->last_sweep >= SWEEP_MS)) {
         clients_sweep(p, 0);
         pcache_expire(p);

@@ -28,6 +28,23 @@ const struct topic_entry topics_table[] = {
      * topicfilter/$share/<group>/<filter>; the broker lets nothing but
      * (un)subscribe through for these. */
     {"$share/#", "shared-subscription", D, P, D, NULL},
+    /* fleet provisioning (provision_cb.c): requests in json or cbor are
+     * answered by the plugin on <request>/accepted|rejected, which devices
+     * may subscribe to and receive (policy permitting) but never publish. */
+    {"$aws/certificates/create/json", "prov-create", P, P, P, provision_cb_create},
+    {"$aws/certificates/create/cbor", "prov-create", P, P, P, provision_cb_create},
+    {"$aws/certificates/create/+/accepted", "prov-create-accepted", D, P, P, NULL},
+    {"$aws/certificates/create/+/rejected", "prov-create-rejected", D, P, P, NULL},
+    {"$aws/certificates/create-from-csr/json", "prov-csr", P, P, P, provision_cb_create_csr},
+    {"$aws/certificates/create-from-csr/cbor", "prov-csr", P, P, P, provision_cb_create_csr},
+    {"$aws/certificates/create-from-csr/+/accepted", "prov-csr-accepted", D, P, P, NULL},
+    {"$aws/certificates/create-from-csr/+/rejected", "prov-csr-rejected", D, P, P, NULL},
+    {"$aws/provisioning-templates/+/provision/json", "prov-register", P, P, P, provision_cb_register},
+    {"$aws/provisioning-templates/+/provision/cbor", "prov-register", P, P, P, provision_cb_register},
+    {"$aws/provisioning-templates/+/provision/+/accepted", "prov-register-accepted", D, P, P, NULL},
+    {"$aws/provisioning-templates/+/provision/+/rejected", "prov-register-rejected", D, P, P, NULL},
+    /* where consumed requests go (message_cb.c): nobody may subscribe or receive */
+    {"$fleet/sink", "sink", D, D, D, NULL},
     /* reserved AWS topics without a service behind them yet: devices may
      * listen (policy permitting) but not publish. */
     {"$aws/#", "aws-reserved", D, P, P, NULL},

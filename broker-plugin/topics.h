@@ -39,6 +39,13 @@ struct topic_entry {
     topic_handler_fn handler; /* NULL: routed by the broker as usual */
 };
 
+/* The handlers of the fleet-provisioning request topics (provision_cb.c):
+ * decode and check the request, queue the work for a worker thread,
+ * consume the request. */
+int provision_cb_create(struct fp_plugin *p, struct fp_ctx *ctx, struct mosquitto_evt_message *ev);
+int provision_cb_create_csr(struct fp_plugin *p, struct fp_ctx *ctx, struct mosquitto_evt_message *ev);
+int provision_cb_register(struct fp_plugin *p, struct fp_ctx *ctx, struct mosquitto_evt_message *ev);
+
 extern const struct topic_entry topics_table[];
 extern const size_t topics_table_len;
 

@@ -169,5 +169,13 @@ enum fl_code x509_name_field_at(const char *pem, int issuer, const char *field, 
 int x509_sans_equal(const char *pem, const char *const *sans, int nsans);
 /* Hex SHA-256 of a DER buffer (certificate ids from a TLS handshake). */
 void x509_der_id(const unsigned char *der, size_t len, char out[65]);
+/* The PEM text of a DER certificate (the leaf of a TLS handshake), or NULL
+ * when der is not one certificate. malloc'd; the caller frees. */
+char *x509_der_to_pem(const unsigned char *der, size_t len);
+/* OpenSSL's hashed-directory name stem for a PEM certificate's subject
+ * (X509_NAME_hash_ex, SHA-1 of the canonical name: what `openssl rehash`
+ * names <hash>.N and what a capath lookup asks for). FL_OK and *hash, or
+ * FL_INVALID_REQUEST when pem does not parse. */
+enum fl_code x509_subject_hash(const char *pem, unsigned long *hash, struct fl_err *err);
 
 #endif

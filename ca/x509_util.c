@@ -528,3 +528,30 @@ enum fl_code x509_verify_signed_by(const char *cert_pem, const char *ca_pem, str
     X509_free(cert);
     return rc;
 }
+
+enum fl_code x509_subject_hash(const char *pem, unsigned long *hash, struct fl_err *err)
+{
+    *hash = 0;
+    X509 *x = x509_load_pem(pem, "certificate", NULL, NULL, err);
+    if (x == NULL)
+        return err ? err->code : FL_INVALID_REQUEST;
+    int ok = 0;
+    unsigned long h = X509_NAME_hash_ex(X509_get_subject_name(x), NULL, NULL, &ok);
+    X509_free(x);
+    if (!ok)
+        return x509_ossl_fail(err, FL_INVALID_REQUEST, "The certificate subject cannot be hashed");
+    *hash = h;
+    return FL_OK;
+}
+
+char *x509_der_to_pem(const unsigned char *der, size_t len)
+{
+    if (der == NULL || len == 0 || len > X509_PEM_MAX)
+        return NULL;
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    char *pem = x && p == der + len ? x509_to_pem(x) : NULL;
+    X509_free(x);
+    ERR_clear_error();
+    return pem;
+}

@@ -37,6 +37,7 @@
 #include <strings.h>
 
 #include "ca.h"
+#include "jitp.h"
 #include "jx.h"
 #include "outbox.h"
 #include "page.h"
@@ -277,8 +278,9 @@ enum fl_code certificates_register_builtin_ca(struct fl_core *c, const char *pem
 
 /* ---- issuing from the built-in CA --------------------------------------------- */
 
-/* Stores a certificate fleetd just issued, under the built-in root. */
-static enum fl_code store_issued(struct fl_core *c, const char *pem, int set_active,
+/* Stores a certificate fleetd just issued, under the built-in root, with
+ * is->status; is->in_tx runs inside the same transaction. */
+static enum fl_code store_issued(struct fl_core *c, const char *pem, const struct certificates_issue *is,
                                  struct certificates_ref *ref, struct fl_err *err)
 {
     struct x509_info info;
@@ -289,21 +291,33 @@ static enum fl_code store_issued(struct fl_core *c, const char *pem, int set_act
         return rc;
     char root[65], root_status[16];
     rc = builtin_tx(c, root, root_status, err);
-    if (rc == FL_OK && set_active && strcmp(root_status, "ACTIVE") != 0)
+    if (rc == FL_OK && strcmp(is->status, "ACTIVE") == 0 && strcmp(root_status, "ACTIVE") != 0)
         rc = fl_err_set(err, FL_INVALID_REQUEST,
                         "The built-in CA certificate %s is INACTIVE: its certificates cannot be set active",
                         root);
     if (rc == FL_OK) {
         struct store_cert row;
-        cert_row(c, &info, pem, set_active ? "ACTIVE" : "INACTIVE", root, "DEFAULT", &row);
+        cert_row(c, &info, pem, is->status, root, "DEFAULT", &row);
         rc = store_certs_insert(c->st, &row, err);
         if (rc == FL_ALREADY_EXISTS) /* a fresh serial makes this impossible */
             rc = fl_err_set(err, FL_INTERNAL, "issued certificate %s already exists", info.id);
     }
+    if (rc == FL_OK && is->in_tx)
+        rc = is->in_tx(c, info.id, is->ctx, err);
     rc = store_end(c->st, rc, err);
     if (rc == FL_OK)
         fill_ref(c, info.id, 0, ref);
     return rc;
+}
+
+static enum fl_code check_issue(const struct certificates_issue *is, struct fl_err *err)
+{
+    static const char *const ok[] = {"ACTIVE", "INACTIVE", "PENDING_ACTIVATION"};
+    for (size_t i = 0; is->status && i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strcmp(is->status, ok[i]) == 0)
+            return FL_OK;
+    return fl_err_set(err, FL_INTERNAL, "cannot issue a certificate with status %s",
+                      is->status ? is->status : "(none)");
 }
 
 static void free_secret(char *s)
@@ -322,14 +336,24 @@ enum fl_code certificates_create_keys(struct fl_core *c, int set_active, json_t 
 enum fl_code certificates_create_keys_for(struct fl_core *c, int64_t valid_s, int set_active, json_t **out,
                                           struct fl_err *err)
 {
+    struct certificates_issue is = {.status = set_active ? "ACTIVE" : "INACTIVE", .valid_s = valid_s};
+    return certificates_create_keys_with(c, &is, out, err);
+}
+
+enum fl_code certificates_create_keys_with(struct fl_core *c, const struct certificates_issue *is,
+                                           json_t **out, struct fl_err *err)
+{
     if (c->ca == NULL)
         return no_ca(err);
+    enum fl_code rc = check_issue(is, err);
+    if (rc)
+        return rc;
     char *cert = NULL, *pub = NULL, *priv = NULL;
-    enum fl_code rc =
-        ca_create_keys_and_certificate_for(c->ca, core_now_ms(c) / 1000, valid_s, &cert, &pub, &priv, err);
+    rc = ca_create_keys_and_certificate_for(c->ca, core_now_ms(c) / 1000, is->valid_s, &cert, &pub, &priv,
+                                            err);
     struct certificates_ref ref = {{0}};
     if (rc == FL_OK)
-        rc = store_issued(c, cert, set_active, &ref, err);
+        rc = store_issued(c, cert, is, &ref, err);
     if (rc == FL_OK) {
         json_t *o = json_object(), *kp = json_object();
         json_object_set_new(o, "certificateArn", json_string(ref.arn));
@@ -349,18 +373,28 @@ enum fl_code certificates_create_keys_for(struct fl_core *c, int64_t valid_s, in
 enum fl_code certificates_create_from_csr(struct fl_core *c, const char *csr, int set_active, json_t **out,
                                           struct fl_err *err)
 {
+    struct certificates_issue is = {.status = set_active ? "ACTIVE" : "INACTIVE"};
+    return certificates_create_from_csr_with(c, csr, &is, out, err);
+}
+
+enum fl_code certificates_create_from_csr_with(struct fl_core *c, const char *csr,
+                                               const struct certificates_issue *is, json_t **out,
+                                               struct fl_err *err)
+{
     enum fl_code rc = check_pem("certificateSigningRequest", csr, CERTIFICATES_CSR_MAX, err);
     if (rc)
         return rc;
     if (c->ca == NULL)
         return no_ca(err);
+    if ((rc = check_issue(is, err)))
+        return rc;
     char *cert = NULL;
     rc = ca_sign_csr(c->ca, csr, core_now_ms(c) / 1000, &cert, err);
     if (rc && rc != FL_INVALID_REQUEST && rc != FL_INTERNAL)
         rc = recode(err, FL_INVALID_REQUEST, "");
     struct certificates_ref ref = {{0}};
     if (rc == FL_OK)
-        rc = store_issued(c, cert, set_active, &ref, err);
+        rc = store_issued(c, cert, is, &ref, err);
     if (rc == FL_OK) {
         json_t *o = json_object();
         json_object_set_new(o, "certificateArn", json_string(ref.arn));
@@ -954,6 +988,8 @@ static enum fl_code ca_register_tx(struct fl_core *c, const struct certificates_
     if (same >= CERTIFICATES_CA_SAME_SUBJECT_MAX)
         return fl_err_set(err, FL_LIMIT_EXCEEDED, "At most %d CA certificates may have the subject %s",
                           CERTIFICATES_CA_SAME_SUBJECT_MAX, info->subject);
+    if ((rc = jitp_check_config_tx(c, reg_json, err)))
+        return rc;
     struct store_ca row;
     ca_row(c, info, in->ca_pem, in->set_active ? "ACTIVE" : "INACTIVE",
            in->allow_auto_registration ? "ENABLE" : "DISABLE", mode, 0, &row);
@@ -1093,7 +1129,7 @@ static enum fl_code ca_update_tx(struct fl_core *c, const char *id,
         row.registration_json = NULL;
         row.template_name[0] = '\0';
         snprintf(row.auto_registration, sizeof(row.auto_registration), "DISABLE");
-    } else if (reg_json) {
+    } else if (reg_json && (rc = jitp_check_config_tx(c, reg_json, err)) == FL_OK) {
         changed |= row.registration_json == NULL || strcmp(row.registration_json, reg_json) != 0;
         free(row.registration_json);
         row.registration_json = strdup(reg_json);

@@ -64,6 +64,29 @@ enum fl_code certificates_create_keys_for(struct fl_core *c, int64_t valid_s, in
 enum fl_code certificates_create_from_csr(struct fl_core *c, const char *csr, int set_active, json_t **out,
                                           struct fl_err *err);
 
+/* How fleetd issues a certificate from its CA (the *_with variants). */
+struct certificates_issue {
+    const char *status; /* ACTIVE | INACTIVE | PENDING_ACTIVATION (fleet provisioning over MQTT) */
+    int64_t valid_s;    /* create_keys: validity in seconds, <= 0: the CA's device default */
+    /* Called, when not NULL, inside the transaction that stores the new
+     * certificate (id: its certificateId); a failure undoes the certificate
+     * too. ctx is passed through. */
+    enum fl_code (*in_tx)(struct fl_core *c, const char *id, void *ctx, struct fl_err *err);
+    void *ctx;
+};
+
+/* certificates_create_keys(_for) with the status and hook of is (the key
+ * generation runs before any transaction). Same output and codes;
+ * FL_INTERNAL for a status not listed above. */
+enum fl_code certificates_create_keys_with(struct fl_core *c, const struct certificates_issue *is,
+                                           json_t **out, struct fl_err *err);
+
+/* certificates_create_from_csr with the status and hook of is
+ * (is->valid_s is not used: the CA's device default). */
+enum fl_code certificates_create_from_csr_with(struct fl_core *c, const char *csr,
+                                               const struct certificates_issue *is, json_t **out,
+                                               struct fl_err *err);
+
 /* RegisterCertificate input. Strings borrowed. */
 struct certificates_register_in {
     const char *pem;    /* certificatePem, required */

@@ -289,3 +289,10 @@ void core_pool_set_ca(struct core_pool *p, struct ca *ca)
         p->cores[i].ca = ca;
     p->writer.ca = ca;
 }
+
+void core_pool_set_http(struct core_pool *p, const struct fl_http_post *hp)
+{
+    for (int i = 0; i < p->n; i++)
+        p->cores[i].http = *hp;
+    p->writer.http = *hp;
+}

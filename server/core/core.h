@@ -55,8 +55,8 @@ struct fl_log {
  * which), FL_INVALID_REQUEST for a URL it cannot call. post NULL: no
  * client (hooks fail). Must be callable from any thread. */
 struct fl_http_post {
-    enum fl_code (*post)(void *ctx, const char *url, const char *body, size_t len, int timeout_ms, int *status,
-                         char **resp, size_t *resp_len, struct fl_err *err);
+    enum fl_code (*post)(void *ctx, const char *url, const char *body, size_t len, int timeout_ms,
+                         int *status, char **resp, size_t *resp_len, struct fl_err *err);
     void *ctx;
 };
 
@@ -66,7 +66,7 @@ struct fl_core {
     struct fl_clock clock;
     struct fl_rng rng;
     struct fl_log log;
-    struct ca *ca; /* the built-in CA (ca/ca.h), shared, thread-safe; NULL when none */
+    struct ca *ca;            /* the built-in CA (ca/ca.h), shared, thread-safe; NULL when none */
     struct fl_http_post http; /* outbound calls (pre-provisioning hooks); zeroed by core_open */
     /* Set by outbox_append_tx: this core's transaction wrote an outbox row,
      * so once it commits the caller should wake the broker plugin (fleetd:
@@ -116,5 +116,8 @@ void core_pool_release(struct core_pool *p, struct fl_core *c);
 void core_pool_close(struct core_pool *p);
 /* Gives every core of the pool the (shared, thread-safe) CA. */
 void core_pool_set_ca(struct core_pool *p, struct ca *ca);
+/* Gives every core of the pool the outbound HTTP client (copied; hp->ctx
+ * is shared and must be thread-safe and outlive the pool's use of it). */
+void core_pool_set_http(struct core_pool *p, const struct fl_http_post *hp);
 
 #endif

@@ -40,6 +40,7 @@ enum fl_code prehook_validate(const json_t *hook, struct fl_err *err);
  * "parameterOverrides", an object of strings, merged into in->parameters);
  * FL_ACCESS_DENIED when the hook refuses, fails, times out or answers
  * something else (err says which, for the device's errorMessage). */
-enum fl_code prehook_run(struct fl_core *c, const json_t *hook, const struct prehook_in *in, struct fl_err *err);
+enum fl_code prehook_run(struct fl_core *c, const json_t *hook, const struct prehook_in *in,
+                         struct fl_err *err);
 
 #endif

@@ -19,9 +19,11 @@
 
 #include "ca.h"
 #include "certificates.h"
+#include "jitp.h"
 #include "jx.h"
 #include "page.h"
 #include "policies.h"
+#include "prehook.h"
 #include "principals.h"
 #include "store.h"
 #include "store_keys.h"
@@ -88,7 +90,8 @@ static enum fl_code check_hook(json_t *hook, const char **target, const char **v
             return fl_err_set(err, FL_INVALID_REQUEST,
                               "preProvisioningHook.payloadVersion: must be 10 to 32 of [0-9-]");
     }
-    return FL_OK;
+    /* fleetd's hook is an http(s) URL, not a Lambda ARN (prehook.h) */
+    return prehook_validate(hook, err);
 }
 
 static enum fl_code parse_version(const char *text, int64_t *out, struct fl_err *err)
@@ -308,6 +311,8 @@ enum fl_code provisioning_delete(struct fl_core *c, const char *name, struct fl_
     enum fl_code rc = store_begin(c->st, err);
     if (rc == FL_OK) {
         rc = get_tpl(c, name, row, err);
+        if (rc == FL_OK)
+            rc = jitp_template_unused_tx(c, name, err);
         if (rc == FL_OK)
             rc = store_prov_tpl_delete(c->st, row->id, err);
         if (rc == FL_OK) {
@@ -845,6 +850,29 @@ enum fl_code provisioning_register_thing(struct fl_core *c, const char *body, js
     return rc;
 }
 
+enum fl_code provisioning_apply_tx(struct fl_core *c, const char *tpl_name, const char *body, json_t *params,
+                                   char thing_name[129], struct fl_err *err)
+{
+    json_t *tb = NULL;
+    struct tpl_plan pl;
+    memset(&pl, 0, sizeof pl);
+    struct applied ap;
+    memset(&ap, 0, sizeof ap);
+    enum fl_code rc = check_params(params, err);
+    if (rc == FL_OK)
+        rc = tpl_parse(body, &tb, err);
+    if (rc == FL_OK)
+        rc = tpl_evaluate(tb, params, &pl, err);
+    if (rc == FL_OK)
+        rc = apply_tx(c, tpl_name, &pl, &ap, err);
+    if (thing_name)
+        snprintf(thing_name, 129, "%s", rc == FL_OK ? ap.thing_name : "");
+    free(ap.cert_pem);
+    tpl_plan_free(&pl);
+    json_decref(tb);
+    return rc;
+}
+
 enum fl_code provisioning_provision(struct fl_core *c, const char *template_name, json_t *parameters,
                                     const char *certificate_id, json_t **out, struct fl_err *err)
 {
@@ -931,6 +959,14 @@ char *provisioning_claim_policy(const struct fl_core *c, const char *template_na
 enum fl_code provisioning_create_claim(struct fl_core *c, const char *template_name, json_t **out,
                                        struct fl_err *err)
 {
+    return provisioning_create_claim_for(c, template_name, PROVISIONING_CLAIM_SECONDS, out, err);
+}
+
+enum fl_code provisioning_create_claim_for(struct fl_core *c, const char *template_name, int64_t valid_s,
+                                           json_t **out, struct fl_err *err)
+{
+    if (valid_s <= 0)
+        return fl_err_set(err, FL_INVALID_REQUEST, "the claim validity must be positive");
     struct store_tpl *row = malloc(sizeof *row);
     if (row == NULL)
         return fl_err_set(err, FL_INTERNAL, "out of memory");
@@ -941,7 +977,7 @@ enum fl_code provisioning_create_claim(struct fl_core *c, const char *template_n
     if (rc == FL_OK) {
         rc = get_tpl(c, template_name, row, err);
         if (rc == FL_OK)
-            rc = certificates_create_keys_for(c, PROVISIONING_CLAIM_SECONDS, 1, &o, err);
+            rc = certificates_create_keys_for(c, valid_s, 1, &o, err);
         if (rc == FL_OK) {
             rc = policies_get(c, pname, &pol, err);
             if (rc == FL_NOT_FOUND) {
@@ -965,7 +1001,7 @@ enum fl_code provisioning_create_claim(struct fl_core *c, const char *template_n
         return rc;
     }
     json_object_del(o, "certificateArn");
-    json_object_set_new(o, "expiration", jx_time(core_now_ms(c) + PROVISIONING_CLAIM_SECONDS * 1000));
+    json_object_set_new(o, "expiration", jx_time(core_now_ms(c) + valid_s * 1000));
     *out = o;
     return FL_OK;
 }
@@ -991,12 +1027,13 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* The server secret, made on first use. Inside a write transaction. */
-static enum fl_code token_secret_tx(struct fl_core *c, unsigned char key[32], struct fl_err *err)
+/* The server secret, made on first use when create (inside a write
+ * transaction); without create FL_NOT_FOUND when there is none yet. */
+static enum fl_code token_secret_tx(struct fl_core *c, int create, unsigned char key[32], struct fl_err *err)
 {
     char hex[80];
     enum fl_code rc = store_settings_get(c->st, TOKEN_SECRET_SETTING, hex, sizeof hex, err);
-    if (rc == FL_NOT_FOUND) {
+    if (rc == FL_NOT_FOUND && create) {
         unsigned char r[32];
         core_random(c, r, sizeof r);
         to_hex(r, sizeof r, hex);
@@ -1031,6 +1068,14 @@ static enum fl_code token_mac(const unsigned char key[32], const char *msg, size
 enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate_id,
                                       char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
 {
+    return provisioning_token_issue_for(c, certificate_id, PROVISIONING_TOKEN_SECONDS, out, err);
+}
+
+enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certificate_id, int64_t ttl_s,
+                                          char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
+{
+    if (ttl_s <= 0)
+        ttl_s = PROVISIONING_TOKEN_SECONDS;
     char cid[65];
     enum fl_code rc = certificates_check_id("certificateId", certificate_id, cid, err);
     if (rc)
@@ -1038,7 +1083,7 @@ enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate
     unsigned char key[32];
     if ((rc = store_begin(c->st, err)))
         return rc;
-    rc = token_secret_tx(c, key, err);
+    rc = token_secret_tx(c, 1, key, err);
     if (rc == FL_OK)
         rc = store_prov_token_purge(c->st, core_now_ms(c), err);
     rc = store_end(c->st, rc, err);
@@ -1048,8 +1093,8 @@ enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate
     char nonce_hex[33], mac_hex[65];
     core_random(c, nonce, sizeof nonce);
     to_hex(nonce, sizeof nonce, nonce_hex);
-    int n = snprintf(out, PROVISIONING_TOKEN_MAX, "%s.%" PRId64 ".%s", cid,
-                     core_now_ms(c) + (int64_t)PROVISIONING_TOKEN_SECONDS * 1000, nonce_hex);
+    int n = snprintf(out, PROVISIONING_TOKEN_MAX, "%s.%" PRId64 ".%s", cid, core_now_ms(c) + ttl_s * 1000,
+                     nonce_hex);
     rc = token_mac(key, out, (size_t)n, mac_hex, err);
     explicit_bzero(key, sizeof key);
     if (rc == FL_OK)
@@ -1062,11 +1107,15 @@ static enum fl_code bad_token(struct fl_err *err, const char *why)
     return fl_err_set(err, FL_INVALID_REQUEST, "Invalid certificateOwnershipToken: %s", why);
 }
 
-enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char certificate_id_out[65],
-                                      struct fl_err *err)
+/* Form, MAC and expiry of a token, inside a transaction the caller opened
+ * (create: a write transaction that may make the secret). FL_OK with the
+ * certificate id, the expiry and the nonce. */
+static enum fl_code token_verify_tx(struct fl_core *c, const char *token, int create, char cid[65],
+                                    int64_t *expires_out, char nonce[33], struct fl_err *err)
 {
-    certificate_id_out[0] = '\0';
-    if (token == NULL || strlen(token) >= PROVISIONING_TOKEN_MAX)
+    if (token == NULL || *token == '\0')
+        return bad_token(err, "Certificate ownership token cannot be empty.");
+    if (strlen(token) >= PROVISIONING_TOKEN_MAX)
         return bad_token(err, "malformed");
     /* cid(64) '.' expiry '.' nonce(32) '.' mac(64) */
     const char *d1 = strchr(token, '.');
@@ -1079,10 +1128,9 @@ enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char
         if (*p < '0' || *p > '9')
             return bad_token(err, "malformed");
     unsigned char key[32];
-    enum fl_code rc = store_begin(c->st, err);
-    if (rc)
-        return rc;
-    rc = token_secret_tx(c, key, err);
+    enum fl_code rc = token_secret_tx(c, create, key, err);
+    if (rc == FL_NOT_FOUND)
+        return bad_token(err, "forged or damaged"); /* no token was ever issued */
     char mac_hex[65];
     if (rc == FL_OK)
         rc = token_mac(key, token, (size_t)(d3 - token), mac_hex, err);
@@ -1098,17 +1146,239 @@ enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char
     if (rc == FL_OK && expires < core_now_ms(c))
         rc = bad_token(err, "expired");
     if (rc == FL_OK) {
-        char nonce[33];
         memcpy(nonce, d2 + 1, 32);
         nonce[32] = '\0';
+        memcpy(cid, token, 64);
+        cid[64] = '\0';
+        *expires_out = expires;
+    }
+    return rc;
+}
+
+enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char certificate_id_out[65],
+                                      struct fl_err *err)
+{
+    certificate_id_out[0] = '\0';
+    char cid[65], nonce[33];
+    int64_t expires = 0;
+    enum fl_code rc = store_begin(c->st, err);
+    if (rc)
+        return rc;
+    rc = token_verify_tx(c, token, 1, cid, &expires, nonce, err);
+    if (rc == FL_OK) {
         rc = store_prov_token_use(c->st, nonce, expires, err);
         if (rc == FL_ALREADY_EXISTS)
             rc = bad_token(err, "already used");
     }
     rc = store_end(c->st, rc, err);
-    if (rc == FL_OK) {
-        memcpy(certificate_id_out, token, 64);
-        certificate_id_out[64] = '\0';
+    if (rc == FL_OK)
+        memcpy(certificate_id_out, cid, 65);
+    return rc;
+}
+
+/* ---- the fleet-provisioning MQTT API ---------------------------------------------- */
+
+struct unclaimed_ctx {
+    int64_t expires_at;
+};
+
+/* Inside the transaction that stores the new certificate. */
+static enum fl_code unclaimed_tx(struct fl_core *c, const char *id, void *ctx, struct fl_err *err)
+{
+    const struct unclaimed_ctx *u = ctx;
+    return store_prov_unclaimed_add(c->st, id, u->expires_at, err);
+}
+
+enum fl_code provisioning_device_certificate(struct fl_core *c, const char *csr, int64_t ttl_s, json_t **out,
+                                             struct fl_err *err)
+{
+    if (ttl_s <= 0)
+        ttl_s = PROVISIONING_TOKEN_SECONDS;
+    struct unclaimed_ctx u = {.expires_at = core_now_ms(c) + ttl_s * 1000};
+    struct certificates_issue is = {.status = "PENDING_ACTIVATION", .in_tx = unclaimed_tx, .ctx = &u};
+    json_t *o = NULL;
+    enum fl_code rc = csr ? certificates_create_from_csr_with(c, csr, &is, &o, err)
+                          : certificates_create_keys_with(c, &is, &o, err);
+    if (rc)
+        return rc;
+    const char *id = json_string_value(json_object_get(o, "certificateId"));
+    char token[PROVISIONING_TOKEN_MAX];
+    /* a failure here leaves an unclaimed certificate: the sweep removes it */
+    rc = provisioning_token_issue_for(c, id, ttl_s, token, err);
+    if (rc) {
+        json_decref(o);
+        return rc;
     }
+    json_t *r = json_object();
+    json_object_set(r, "certificateId", json_object_get(o, "certificateId"));
+    json_object_set(r, "certificatePem", json_object_get(o, "certificatePem"));
+    json_t *priv = json_object_get(json_object_get(o, "keyPair"), "PrivateKey");
+    if (priv)
+        json_object_set(r, "privateKey", priv);
+    json_object_set_new(r, "certificateOwnershipToken", json_string(token));
+    explicit_bzero(token, sizeof token);
+    json_decref(o);
+    *out = r;
+    return FL_OK;
+}
+
+/* Read-only token check (no secret is made, nothing consumed). */
+static enum fl_code token_peek(struct fl_core *c, const char *token, char cid[65], struct fl_err *err)
+{
+    char nonce[33];
+    int64_t expires = 0;
+    enum fl_code rc = store_begin_read(c->st, err);
+    if (rc)
+        return rc;
+    rc = token_verify_tx(c, token, 0, cid, &expires, nonce, err);
+    if (rc == FL_OK && certificates_exists_tx(c, cid, err) == FL_NOT_FOUND)
+        rc = bad_token(err, "its certificate no longer exists");
+    return store_end(c->st, rc, err);
+}
+
+/* The template must exist, be enabled and be a fleet-provisioning one. */
+static enum fl_code device_tpl_tx(struct fl_core *c, const char *name, struct store_tpl *row,
+                                  struct fl_err *err)
+{
+    enum fl_code rc = get_tpl(c, name, row, err);
+    if (rc == FL_OK && !row->enabled)
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is disabled", name);
+    if (rc == FL_OK && strcmp(row->type, PROVISIONING_FLEET) != 0)
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is not a %s template", name,
+                        PROVISIONING_FLEET);
+    return rc;
+}
+
+/* Calls the template's pre-provisioning hook, outside any transaction. */
+static enum fl_code device_hook(struct fl_core *c, const struct provisioning_device_in *in,
+                                const struct store_tpl *row, const char *cid, json_t *params,
+                                struct fl_err *err)
+{
+    json_t *d = NULL;
+    enum fl_code rc = certificates_describe(c, cid, &d, err);
+    if (rc)
+        return rc == FL_NOT_FOUND ? bad_token(err, "its certificate no longer exists") : rc;
+    json_t *hook = hook_json(row);
+    char arn[320];
+    tpl_arn(c, in->template_name, arn);
+    struct prehook_in hin = {
+        .claim_certificate_id = in->claim_certificate_id ? in->claim_certificate_id : "",
+        .certificate_id = cid,
+        .certificate_pem = json_string_value(
+            json_object_get(json_object_get(d, "certificateDescription"), "certificatePem")),
+        .template_arn = arn,
+        .client_id = in->client_id ? in->client_id : "",
+        .parameters = params,
+    };
+    rc = prehook_run(c, hook, &hin, err);
+    json_decref(hook);
+    json_decref(d);
+    return rc;
+}
+
+enum fl_code provisioning_device_register(struct fl_core *c, const struct provisioning_device_in *in,
+                                          json_t **out, enum provisioning_stage *stage, struct fl_err *err)
+{
+    *stage = PROVISIONING_STAGE_REQUEST;
+    *out = NULL;
+    enum fl_code rc = check_name(in->template_name, err);
+    if (rc == FL_OK)
+        rc = check_params(in->parameters, err);
+    if (rc)
+        return rc;
+    char cid[65];
+    *stage = PROVISIONING_STAGE_TOKEN;
+    if ((rc = token_peek(c, in->token, cid, err)))
+        return rc;
+    struct store_tpl *row = malloc(sizeof *row);
+    if (row == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    json_t *params =
+        in->parameters && json_is_object(in->parameters) ? json_deep_copy(in->parameters) : json_object();
+    *stage = PROVISIONING_STAGE_TEMPLATE;
+    if ((rc = store_begin_read(c->st, err)) == FL_OK) {
+        rc = device_tpl_tx(c, in->template_name, row, err);
+        rc = store_end(c->st, rc, err);
+    }
+    if (rc == FL_OK && row->hook_target[0]) {
+        *stage = PROVISIONING_STAGE_HOOK;
+        rc = device_hook(c, in, row, cid, params, err);
+    }
+    /* One write transaction: everything is checked again (the token may have
+     * been used, the template changed, the certificate deleted meanwhile);
+     * any failure undoes the token's use, the template's changes and the
+     * claim together. */
+    if (rc == FL_OK) {
+        *stage = PROVISIONING_STAGE_TOKEN;
+        rc = store_begin(c->st, err);
+        if (rc == FL_OK) {
+            char used[65];
+            rc = provisioning_token_check(c, in->token, used, err);
+            if (rc == FL_OK && strcmp(used, cid) != 0)
+                rc = bad_token(err, "forged or damaged");
+            if (rc == FL_OK && certificates_exists_tx(c, cid, err) == FL_NOT_FOUND)
+                rc = bad_token(err, "its certificate no longer exists");
+            if (rc == FL_OK) {
+                *stage = PROVISIONING_STAGE_TEMPLATE;
+                rc = device_tpl_tx(c, in->template_name, row, err);
+            }
+            if (rc == FL_OK) {
+                *stage = PROVISIONING_STAGE_APPLY;
+                rc = provisioning_provision(c, in->template_name, params, cid, out, err);
+            }
+            if (rc == FL_OK)
+                rc = store_prov_unclaimed_delete(c->st, cid, err);
+            rc = store_end(c->st, rc, err);
+            if (rc && *out) {
+                json_decref(*out);
+                *out = NULL;
+            }
+        }
+    }
+    json_decref(params);
+    free(row);
+    return rc;
+}
+
+enum fl_code provisioning_sweep(struct fl_core *c, int max, int *deleted, struct fl_err *err)
+{
+    *deleted = 0;
+    if (max < 1 || max > PROVISIONING_SWEEP_MAX)
+        max = PROVISIONING_SWEEP_MAX;
+    char(*ids)[65] = malloc((size_t)max * sizeof *ids);
+    if (ids == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    int n = 0;
+    enum fl_code rc = store_begin(c->st, err);
+    if (rc == FL_OK) {
+        rc = store_prov_unclaimed_expired(c->st, core_now_ms(c), max, ids, &n, err);
+        for (int i = 0; rc == FL_OK && i < n; i++) {
+            rc = store_prov_unclaimed_delete(c->st, ids[i], err);
+            json_t *d = NULL;
+            enum fl_code r = rc ? rc : certificates_describe(c, ids[i], &d, err);
+            const char *status =
+                json_string_value(json_object_get(json_object_get(d, "certificateDescription"), "status"));
+            /* only a certificate nobody took over: an administrator may have
+             * activated it, or attached it to a thing, meanwhile */
+            if (r == FL_OK && status && strcmp(status, "PENDING_ACTIVATION") == 0) {
+                struct fl_err e2;
+                fl_err_clear(&e2);
+                r = certificates_delete(c, ids[i], 1, &e2);
+                if (r == FL_OK)
+                    (*deleted)++;
+                else if (r == FL_DELETE_CONFLICT || r == FL_CERTIFICATE_STATE)
+                    core_log(c, FL_LOG_INFO, "unclaimed certificate %s kept: %s", ids[i], e2.msg);
+                else
+                    rc = fl_err_set(err, r, "%s", e2.msg);
+            } else if (r != FL_OK && r != FL_NOT_FOUND) {
+                rc = r;
+            }
+            json_decref(d);
+        }
+        rc = store_end(c->st, rc, err);
+    }
+    if (rc)
+        *deleted = 0;
+    free(ids);
     return rc;
 }

@@ -115,6 +115,15 @@ enum fl_code provisioning_register_thing(struct fl_core *c, const char *body, js
 enum fl_code provisioning_provision(struct fl_core *c, const char *template_name, json_t *parameters,
                                     const char *certificate_id, json_t **out, struct fl_err *err);
 
+/* Inside a write transaction the caller opened (JITP, jitp.c): evaluates
+ * body (template text, validated as at creation) with params (object of
+ * strings, borrowed) and applies it; tpl_name names inline policies.
+ * thing_name (129 bytes, or NULL) receives the thing made or updated ("" when
+ * none). Returns as provisioning_register_thing; on failure the caller rolls
+ * back (store_end with the code). */
+enum fl_code provisioning_apply_tx(struct fl_core *c, const char *tpl_name, const char *body, json_t *params,
+                                   char thing_name[129], struct fl_err *err);
+
 /* CreateProvisioningClaim: a key pair and an ACTIVE certificate valid for
  * PROVISIONING_CLAIM_SECONDS, with the template's claim policy
  * ("fleetd-claim-<template>", made on first use) attached: connect, and
@@ -125,6 +134,12 @@ enum fl_code provisioning_provision(struct fl_core *c, const char *template_name
  * expiration}. FL_OK, FL_NOT_FOUND, FL_INVALID_REQUEST, FL_INTERNAL (no CA). */
 enum fl_code provisioning_create_claim(struct fl_core *c, const char *template_name, json_t **out,
                                        struct fl_err *err);
+
+/* As provisioning_create_claim, the certificate valid for valid_s seconds
+ * (> 0) instead: `fleetd claim create` makes the long-lived claim a factory
+ * flashes. Same policy, same output; FL_INVALID_REQUEST for valid_s <= 0. */
+enum fl_code provisioning_create_claim_for(struct fl_core *c, const char *template_name, int64_t valid_s,
+                                           json_t **out, struct fl_err *err);
 
 /* The policy document of the claim policy of a template (malloc'd). */
 char *provisioning_claim_policy(const struct fl_core *c, const char *template_name);
@@ -142,5 +157,67 @@ enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate
  * malformed, forged, expired or already used (the message says which). */
 enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char certificate_id_out[65],
                                       struct fl_err *err);
+
+/* provisioning_token_issue with a lifetime of ttl_s seconds (<= 0:
+ * PROVISIONING_TOKEN_SECONDS); the broker plugin's
+ * plugin_opt_provisioning_token_ttl_s. */
+enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certificate_id, int64_t ttl_s,
+                                          char out[PROVISIONING_TOKEN_MAX], struct fl_err *err);
+
+/* ---- the fleet-provisioning MQTT API (the broker plugin's workers) ------ */
+
+#define PROVISIONING_SWEEP_MAX 100 /* certificates one provisioning_sweep deletes at most */
+
+/* CreateKeysAndCertificate ($aws/certificates/create/...; csr NULL: a new
+ * RSA key pair, slow) or CreateCertificateFromCsr (.../create-from-csr/...):
+ * a PENDING_ACTIVATION certificate from the built-in CA, recorded as
+ * unclaimed for ttl_s seconds (<= 0: PROVISIONING_TOKEN_SECONDS) in the
+ * same transaction, and its ownership token, valid as long. *out =
+ * {certificateId, certificatePem, privateKey (keys only),
+ * certificateOwnershipToken} (new reference). Key generation and signing
+ * run outside any transaction. Returns FL_OK, FL_INVALID_REQUEST (the
+ * CSR: ca_sign_csr's reason), FL_INTERNAL (no CA), or a store error. */
+enum fl_code provisioning_device_certificate(struct fl_core *c, const char *csr, int64_t ttl_s, json_t **out,
+                                             struct fl_err *err);
+
+/* Where provisioning_device_register failed, for the MQTT error codes. */
+enum provisioning_stage {
+    PROVISIONING_STAGE_REQUEST = 0, /* the request itself (template name, parameters' shape) */
+    PROVISIONING_STAGE_TOKEN,       /* the ownership token: missing, malformed, forged, expired, used */
+    PROVISIONING_STAGE_TEMPLATE,    /* unknown (FL_NOT_FOUND), disabled or JITP (FL_INVALID_REQUEST) */
+    PROVISIONING_STAGE_HOOK,        /* the pre-provisioning hook refused or failed (prehook_run) */
+    PROVISIONING_STAGE_APPLY,       /* applying the template (as provisioning_provision) */
+};
+
+/* RegisterThing over MQTT. Everything borrowed. */
+struct provisioning_device_in {
+    const char *template_name;
+    const char *token;                /* certificateOwnershipToken */
+    json_t *parameters;               /* object of strings, or NULL */
+    const char *claim_certificate_id; /* the requester's certificate (hook payload), or NULL */
+    const char *client_id;            /* the requester's client id (hook payload), or NULL */
+};
+
+/* RegisterThing ($aws/provisioning-templates/<name>/provision/...): checks
+ * the token (read only) and the template, calls the template's
+ * pre-provisioning hook outside any transaction (its parameterOverrides
+ * apply), then in ONE write transaction checks again and consumes the
+ * token, applies the template's default version (as provisioning_provision,
+ * AWS::IoT::Certificate::Id = the token's certificate) and marks the
+ * certificate claimed. A failure leaves nothing behind: the token can be
+ * tried again; a success makes it used. *out = {deviceConfiguration,
+ * thingName?} (new reference, NULL on failure); *stage says where a
+ * failure happened. Returns FL_OK, FL_INVALID_REQUEST, FL_NOT_FOUND,
+ * FL_ACCESS_DENIED (hook), FL_CONFLICT, or another code of the step that
+ * failed. */
+enum fl_code provisioning_device_register(struct fl_core *c, const struct provisioning_device_in *in,
+                                          json_t **out, enum provisioning_stage *stage, struct fl_err *err);
+
+/* Deletes up to max (1..PROVISIONING_SWEEP_MAX) certificates made by
+ * provisioning_device_certificate whose unclaimed time is over and that are
+ * still PENDING_ACTIVATION (with their policy attachments); one attached to
+ * a thing meanwhile is kept. One transaction; *deleted = how many. Returns
+ * FL_OK or a store error (then nothing was deleted). */
+enum fl_code provisioning_sweep(struct fl_core *c, int max, int *deleted, struct fl_err *err);
 
 #endif

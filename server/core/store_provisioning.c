@@ -6,6 +6,7 @@
 #include "store_provisioning.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,4 +294,53 @@ enum fl_code store_prov_tpl_exists(struct store *st, const char *name, struct fl
     if (rc == SQLITE_ROW)
         return FL_OK;
     return rc == SQLITE_DONE ? FL_NOT_FOUND : store_fail(st, rc, err);
+}
+
+/* ---- unclaimed MQTT certificates ---------------------------------------------- */
+
+static const char SQL_UNCLAIMED_ADD[] =
+    "INSERT INTO provisioning_unclaimed (certificate_id, expires_at) VALUES (?1, ?2)";
+
+enum fl_code store_prov_unclaimed_add(struct store *st, const char *certificate_id, int64_t expires_at,
+                                      struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_UNCLAIMED_ADD, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    sqlite3_bind_text(s, 1, certificate_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, expires_at);
+    return exec_stmt(st, s, err);
+}
+
+static const char SQL_UNCLAIMED_DELETE[] = "DELETE FROM provisioning_unclaimed WHERE certificate_id = ?1";
+
+enum fl_code store_prov_unclaimed_delete(struct store *st, const char *certificate_id, struct fl_err *err)
+{
+    sqlite3_stmt *s = store_stmt(st, SQL_UNCLAIMED_DELETE, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    sqlite3_bind_text(s, 1, certificate_id, -1, SQLITE_STATIC);
+    return exec_stmt(st, s, err);
+}
+
+static const char SQL_UNCLAIMED_EXPIRED[] = "SELECT certificate_id FROM provisioning_unclaimed "
+                                            "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2";
+
+enum fl_code store_prov_unclaimed_expired(struct store *st, int64_t now, int max, char (*ids)[65], int *n,
+                                          struct fl_err *err)
+{
+    *n = 0;
+    sqlite3_stmt *s = store_stmt(st, SQL_UNCLAIMED_EXPIRED, err);
+    if (s == NULL)
+        return FL_INTERNAL;
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int(s, 2, max);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        snprintf(ids[*n], 65, "%s", t ? (const char *)t : "");
+        (*n)++;
+    }
+    store_done(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
 }

@@ -63,4 +63,16 @@ enum fl_code store_prov_token_purge(struct store *st, int64_t now, struct fl_err
  * (the tags table's existence check). */
 enum fl_code store_prov_tpl_exists(struct store *st, const char *name, struct fl_err *err);
 
+/* ---- unclaimed MQTT certificates (schema/008_provisioning_unclaimed.sql) */
+
+/* Records certificate_id as made over MQTT and unclaimed until expires_at. */
+enum fl_code store_prov_unclaimed_add(struct store *st, const char *certificate_id, int64_t expires_at,
+                                      struct fl_err *err);
+/* Forgets certificate_id (absent is fine): it was provisioned. */
+enum fl_code store_prov_unclaimed_delete(struct store *st, const char *certificate_id, struct fl_err *err);
+/* Up to max ids (65 bytes each, into ids) whose row expired before now,
+ * oldest first; *n = how many. One index range. */
+enum fl_code store_prov_unclaimed_expired(struct store *st, int64_t now, int max, char (*ids)[65], int *n,
+                                          struct fl_err *err);
+
 #endif

@@ -17,8 +17,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "certificates.h"
 
 extern char **environ;
@@ -137,49 +136,63 @@ int broker_render_conf(const struct broker_paths *p, const char *bind, int port,
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
         if (paths[i][0] == '\0' || has_space(paths[i]))
             return -1;
-    int len = snprintf(buf, n,
-                       "# Written by fleetd at each start: change fleetd's settings instead\n"
-                       "# (docs/configuration.md), edits here are overwritten.\n"
-                       "per_listener_settings false\n"
-                       "allow_anonymous false\n"
-                       "set_tcp_nodelay true\n"
-                       "user %s\n"
-                       "max_queued_messages %d\n"
-                       "persistence true\n"
-                       "persistence_location %s/\n"
-                       "autosave_interval 300\n"
-                       "log_dest file %s\n"
-                       "# the plugin learns disconnect reasons from the notice lines fleetd's\n"
-                       "# internal client receives on $SYS/broker/log/N\n"
-                       "log_dest topic\n"
-                       "log_type error\n"
-                       "log_type warning\n"
-                       "log_type notice\n"
-                       "log_type information\n"
-                       "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n"
-                       "connection_messages true\n"
-                       "\n"
-                       "# certificates, policies, presence and the outbox: the fleet plugin\n"
-                       "plugin %s\n"
-                       "plugin_opt_db_path %s\n"
-                       "plugin_opt_socket %s\n"
-                       "plugin_opt_broker_id %s\n"
-                       "plugin_opt_region %s\n"
-                       "plugin_opt_account_id %s\n"
-                       "\n"
-                       "# devices: mutual TLS; the identity is the certificate, never the username\n"
-                       "listener %d %s\n"
-                       "certfile %s\n"
-                       "keyfile %s\n"
-                       "cafile %s\n"
-                       "capath %s\n"
-                       "require_certificate true\n"
-                       "use_identity_as_username false\n"
-                       "\n"
-                       "# fleetd itself (outbox kicks): a trusted local client\n"
-                       "listener 0 %s\n",
-                       p->user, MAX_QUEUED, p->dir, p->log, p->plugin, p->db, p->sock, BROKER_ID, region,
-                       account_id, port, bind, p->certfile, p->keyfile, p->cafile, p->capath, p->sock);
+    if (has_space(p->ca_dir))
+        return -1;
+    /* fleet provisioning over MQTT: the plugin opens fleetd's CA to sign */
+    char ca_line[1500] = "";
+    if (p->ca_dir[0])
+        snprintf(ca_line, sizeof(ca_line), "plugin_opt_ca_dir %s\n", p->ca_dir);
+    /* https pre-provisioning hooks: CAs trusted besides the system store */
+    if (has_space(p->hook_ca_file))
+        return -1;
+    if (p->hook_ca_file[0])
+        snprintf(ca_line + strlen(ca_line), sizeof(ca_line) - strlen(ca_line), "plugin_opt_hook_ca_file %s\n",
+                 p->hook_ca_file);
+    int len =
+        snprintf(buf, n,
+                 "# Written by fleetd at each start: change fleetd's settings instead\n"
+                 "# (docs/configuration.md), edits here are overwritten.\n"
+                 "per_listener_settings false\n"
+                 "allow_anonymous false\n"
+                 "set_tcp_nodelay true\n"
+                 "user %s\n"
+                 "max_queued_messages %d\n"
+                 "persistence true\n"
+                 "persistence_location %s/\n"
+                 "autosave_interval 300\n"
+                 "log_dest file %s\n"
+                 "# the plugin learns disconnect reasons from the notice lines fleetd's\n"
+                 "# internal client receives on $SYS/broker/log/N\n"
+                 "log_dest topic\n"
+                 "log_type error\n"
+                 "log_type warning\n"
+                 "log_type notice\n"
+                 "log_type information\n"
+                 "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n"
+                 "connection_messages true\n"
+                 "\n"
+                 "# certificates, policies, presence and the outbox: the fleet plugin\n"
+                 "plugin %s\n"
+                 "plugin_opt_db_path %s\n"
+                 "plugin_opt_socket %s\n"
+                 "plugin_opt_broker_id %s\n"
+                 "plugin_opt_region %s\n"
+                 "plugin_opt_account_id %s\n"
+                 "%s"
+                 "\n"
+                 "# devices: mutual TLS; the identity is the certificate, never the username\n"
+                 "listener %d %s\n"
+                 "certfile %s\n"
+                 "keyfile %s\n"
+                 "cafile %s\n"
+                 "capath %s\n"
+                 "require_certificate true\n"
+                 "use_identity_as_username false\n"
+                 "\n"
+                 "# fleetd itself (outbox kicks): a trusted local client\n"
+                 "listener 0 %s\n",
+                 p->user, MAX_QUEUED, p->dir, p->log, p->plugin, p->db, p->sock, BROKER_ID, region,
+                 account_id, ca_line, port, bind, p->certfile, p->keyfile, p->cafile, p->capath, p->sock);
     return len < 0 || (size_t)len >= n ? -1 : len;
 }
 
@@ -307,8 +320,20 @@ struct broker *broker_new(const struct daemon_config *cfg, const char *bin, cons
     bad |= (size_t)snprintf(p->db, sizeof(p->db), "%s/fleetd.db", abs) >= sizeof(p->db);
     bad |= (size_t)snprintf(p->certfile, sizeof(p->certfile), "%s/ca/server.pem", abs) >= sizeof(p->certfile);
     bad |= (size_t)snprintf(p->keyfile, sizeof(p->keyfile), "%s/ca/server.key", abs) >= sizeof(p->keyfile);
+    bad |= (size_t)snprintf(p->ca_dir, sizeof(p->ca_dir), "%s/ca", abs) >= sizeof(p->ca_dir);
     bad |= (size_t)snprintf(p->cafile, sizeof(p->cafile), "%s", root_abs) >= sizeof(p->cafile);
     bad |= (size_t)snprintf(p->plugin, sizeof(p->plugin), "%s", plugin_abs) >= sizeof(p->plugin);
+    if (cfg->hook_ca_file[0]) {
+        char hook_abs[PATH_MAX];
+        if (realpath(cfg->hook_ca_file, hook_abs) == NULL) {
+            fl_err_set(err, FL_INVALID_REQUEST, "broker: hook_ca_file %s: %s", cfg->hook_ca_file,
+                       strerror(errno));
+            free(b);
+            return NULL;
+        }
+        bad |= (size_t)snprintf(p->hook_ca_file, sizeof(p->hook_ca_file), "%s", hook_abs) >=
+               sizeof(p->hook_ca_file);
+    }
     if (bad) {
         fl_err_set(err, FL_INVALID_REQUEST,
                    "broker: the data directory path %s is too long (the broker's unix socket must fit in 107 "
@@ -731,15 +756,13 @@ struct ca_file {
     char *pem;
 };
 
-/* OpenSSL's hashed-directory name stem for a PEM's subject, or 0. */
+/* OpenSSL's hashed-directory name stem for a PEM's subject (ca/ computes
+ * it: X.509 stays there), or 0. */
 static unsigned long subject_hash(const char *pem)
 {
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    unsigned long h = x ? X509_subject_name_hash(x) : 0;
-    X509_free(x);
-    BIO_free(bio);
-    return h;
+    unsigned long h = 0;
+    struct fl_err ignore;
+    return x509_subject_hash(pem, &h, &ignore) == FL_OK ? h : 0;
 }
 
 static int same_file(const char *path, const char *text)

@@ -42,6 +42,9 @@ struct broker_paths {
     char capath[700];                              /* DATA_DIR/broker/cas */
     char db[700];                                  /* DATA_DIR/fleetd.db */
     char certfile[700], keyfile[700], cafile[700]; /* DATA_DIR/ca/server.pem, server.key, the root */
+    char ca_dir[700]; /* DATA_DIR/ca: the plugin signs certificates made over MQTT ("" = none) */
+    /* hook_ca_file, absolute: CAs the plugin trusts for https hooks ("" = none) */
+    char hook_ca_file[700];
     char plugin[700];
     char user[64]; /* the user fleetd runs as: mosquitto keeps it (no drop to "mosquitto") */
 };

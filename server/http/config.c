@@ -136,6 +136,12 @@ static enum fl_code apply(struct daemon_config *cfg, const char *key, const char
             return fl_err_set(err, FL_INVALID_REQUEST, "config: mqtt_bind must be an IPv4 or IPv6 address");
         return set_str(key, v, cfg->mqtt_bind, sizeof(cfg->mqtt_bind), err);
     }
+    if (strcmp(key, "hook_ca_file") == 0) {
+        /* passed on to the broker plugin on one line of mosquitto.conf */
+        if (strpbrk(v, " \t\r\n") != NULL)
+            return fl_err_set(err, FL_INVALID_REQUEST, "config: hook_ca_file must be a path without spaces");
+        return set_str(key, v, cfg->hook_ca_file, sizeof(cfg->hook_ca_file), err);
+    }
     return fl_err_set(err, FL_INVALID_REQUEST, "config: unknown setting '%.64s'", key);
 }
 
@@ -204,25 +210,11 @@ static enum fl_code load_file(struct daemon_config *cfg, const char *path, int m
 
 enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
 {
-    static const char *const env_keys[] = {"region",
-                                           "account_id",
-                                           "endpoint_host",
-                                           "http_bind",
-                                           "http_port",
-                                           "mqtt_port",
-                                           "http_threads",
-                                           "max_body_bytes",
-                                           "log_requests",
-                                           "ca_key_type",
-                                           "device_key_type",
-                                           "device_cert_days",
-                                           "server_sans",
-                                           "broker",
-                                           "broker_bin",
-                                           "broker_plugin",
-                                           "broker_wrapper",
-                                           "mqtt_bind",
-                                           NULL};
+    static const char *const env_keys[] = {
+        "region",          "account_id",       "endpoint_host",  "http_bind",    "http_port",
+        "mqtt_port",       "http_threads",     "max_body_bytes", "log_requests", "ca_key_type",
+        "device_key_type", "device_cert_days", "server_sans",    "broker",       "broker_bin",
+        "broker_plugin",   "broker_wrapper",   "mqtt_bind",      "hook_ca_file", NULL};
     memset(cfg, 0, sizeof(*cfg));
     core_config_defaults(&cfg->core);
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");

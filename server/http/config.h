@@ -36,6 +36,9 @@ struct daemon_config {
     char broker_plugin[512];  /* FLEETD_BROKER_PLUGIN, "" = mosquitto_fleet.so beside the fleetd binary */
     char broker_wrapper[512]; /* FLEETD_BROKER_WRAPPER, command prefix (e.g. valgrind ...), default "" */
     char mqtt_bind[64];       /* FLEETD_MQTT_BIND, IP address of the TLS listener, default 127.0.0.1 */
+    /* pre-provisioning hooks (server/net/webhook.h) */
+    /* FLEETD_HOOK_CA_FILE: PEM CAs trusted for https hooks besides the system store */
+    char hook_ca_file[512];
 };
 
 /* Loads defaults, the config file and the environment into cfg. Returns

@@ -3,7 +3,8 @@
  * supervises the MQTT broker (broker.h) until SIGINT/SIGTERM; `keys create
  * [--read-only] | list | revoke AKID` manage the access keys in the data
  * directory's database; `device create` makes a device's thing, certificate
- * and files (cli_device.h).
+ * and files (cli_device.h); `claim create` a fleet-provisioning claim
+ * certificate and its files (cli_claim.h).
  *
  * First start creates the data directory (0700), the database (0600) and an
  * admin access key, and writes DATA_DIR/credentials (AWS shared-credentials
@@ -24,8 +25,10 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "webhook.h"
 #include "broker.h"
 #include "certificates.h"
+#include "cli_claim.h"
 #include "cli_device.h"
 #include "config.h"
 #include "connectivity.h"
@@ -44,6 +47,7 @@ static int usage(FILE *f)
                "       fleetd keys list\n"
                "       fleetd keys revoke ACCESS_KEY_ID\n"
                "       fleetd device create NAME --policy POLICY|default --out DIR [--force]\n"
+               "       fleetd claim create --template NAME --out DIR [--days N] [--force] [--data-dir D]\n"
                "       fleetd version\n"
                "Settings: FLEETD_DATA_DIR (./var), FLEETD_HTTP_PORT (8080), FLEETD_HTTP_BIND (127.0.0.1),\n"
                "FLEETD_MQTT_PORT (8883), FLEETD_BROKER (auto|on|off), FLEETD_REGION, FLEETD_ACCOUNT_ID,\n"
@@ -401,6 +405,14 @@ static int cmd_serve(const struct daemon_config *given)
     /* dispatch kicks the plugin after outbox writes commit; the kick thread
      * also collects old outbox rows (with no broker: only that) */
     struct kick *kick = kick_create(broker ? broker_paths(broker)->sock : NULL, pool);
+    /* the outbound HTTP client of pre-provisioning hooks, shared by the pool */
+    struct webhook *hooks = webhook_new(cfg->hook_ca_file[0] ? cfg->hook_ca_file : NULL, &err);
+    if (hooks == NULL)
+        fprintf(stderr, "fleetd: %s: pre-provisioning hooks will fail\n", err.msg);
+    struct fl_http_post hp = {0};
+    if (hooks)
+        webhook_http(hooks, &hp);
+    core_pool_set_http(pool, &hp);
     struct http_app app = {
         .pool = pool, .max_body = cfg->max_body, .log_requests = cfg->log_requests, .kick = kick};
     struct http_server *srv =
@@ -410,6 +422,7 @@ static int cmd_serve(const struct daemon_config *given)
         kick_destroy(kick);
         broker_free(broker);
         core_pool_close(pool);
+        webhook_free(hooks);
         ca_close(ca);
         return 1;
     }
@@ -423,6 +436,7 @@ static int cmd_serve(const struct daemon_config *given)
         kick_destroy(kick);
         broker_free(broker);
         core_pool_close(pool);
+        webhook_free(hooks);
         ca_close(ca);
         return 1;
     }
@@ -502,12 +516,15 @@ static int cmd_serve(const struct daemon_config *given)
         broker_free(broker);
     }
     core_pool_close(pool);
+    webhook_free(hooks);
     ca_close(ca);
     return 0;
 }
 
-/* `fleetd device create ...`: one core with the CA, as serve has. */
-static int cmd_device(const struct daemon_config *cfg, int argc, char **argv)
+/* `fleetd device create ...` and `fleetd claim create ...` (run = cli_device
+ * or cli_claim): one core with the CA, as serve has. */
+static int cmd_device(const struct daemon_config *cfg, int argc, char **argv,
+                      int (*run)(struct fl_core *, const struct daemon_config *, const char *, int, char **))
 {
     char db[600];
     struct fl_core c;
@@ -530,7 +547,7 @@ static int cmd_device(const struct daemon_config *cfg, int argc, char **argv)
         fprintf(stderr, "fleetd: cannot register the built-in CA: %s\n", err.msg);
         rc = 1;
     } else {
-        rc = cli_device(&c, cfg, ca_root_path(ca), argc, argv);
+        rc = run(&c, cfg, ca_root_path(ca), argc, argv);
     }
     c.ca = NULL;
     core_close(&c);
@@ -549,6 +566,8 @@ int main(int argc, char **argv)
         printf("fleetd %s\n", FLEETD_VERSION);
         return 0;
     }
+    if (argc > 2 && strcmp(argv[1], "claim") == 0 && cli_claim_preparse(argc - 2, argv + 2))
+        return 2;
     if (config_load(&cfg, &err)) {
         fprintf(stderr, "fleetd: %s\n", err.msg);
         return 2;
@@ -558,6 +577,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "keys") == 0)
         return cmd_keys(&cfg, argc - 2, argv + 2);
     if (strcmp(argv[1], "device") == 0)
-        return cmd_device(&cfg, argc - 2, argv + 2);
+        return cmd_device(&cfg, argc - 2, argv + 2, cli_device);
+    if (strcmp(argv[1], "claim") == 0)
+        return cmd_device(&cfg, argc - 2, argv + 2, cli_claim);
     return usage(stderr);
 }

@@ -328,6 +328,13 @@ class CertificatesTest(FleetdTestCase):
 
     def test_register_ca_and_device_certificate(self):
         ca = ForeignCA(self.wd, "Plant CA")
+        # registrationConfig.templateName must name a JITP template (docs/provisioning.md)
+        body = {"Parameters": {"AWS::IoT::Certificate::Id": {"Type": "String"}},
+                "Resources": {"certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                    "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}}}}
+        self.iot.create_provisioning_template(templateName="jitp-template", templateBody=json.dumps(body),
+                                              provisioningRoleArn="arn:aws:iam::123456789012:role/provisioning",
+                                              type="JITP")
         cfg = {"templateName": "jitp-template", "roleArn": "arn:aws:iam::123456789012:role/provisioning"}
         r = self.register_foreign_ca(ca, True, allowAutoRegistration=True, registrationConfig=cfg)
         ca_id = r["certificateId"]

@@ -31,7 +31,9 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+# appended, not prepended: modules named alike in both suites (test_cli.py)
+# must resolve to this suite's own
+sys.path.append(os.path.join(REPO, "tests", "integration"))
 
 from harness import SANITIZER_MARKERS, Fleetd, error_code, fleetd_bin  # noqa: E402,F401
 

@@ -31,6 +31,7 @@ static void fill_paths(struct broker_paths *p)
     snprintf(p->certfile, sizeof(p->certfile), "/data/ca/server.pem");
     snprintf(p->keyfile, sizeof(p->keyfile), "/data/ca/server.key");
     snprintf(p->cafile, sizeof(p->cafile), "/data/ca/ca.pem");
+    snprintf(p->ca_dir, sizeof(p->ca_dir), "/data/ca");
     snprintf(p->plugin, sizeof(p->plugin), "/opt/fleetd/mosquitto_fleet.so");
     snprintf(p->user, sizeof(p->user), "fleet");
 }
@@ -67,6 +68,7 @@ START_TEST(test_render_conf)
         "plugin_opt_broker_id default",
         "plugin_opt_region eu-west-1",
         "plugin_opt_account_id 000000000042",
+        "plugin_opt_ca_dir /data/ca",
         "listener 18883 127.0.0.1",
         "certfile /data/ca/server.pem",
         "keyfile /data/ca/server.key",

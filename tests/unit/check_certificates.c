@@ -24,6 +24,7 @@
 #include "certificates.h"
 #include "page.h"
 #include "principals.h"
+#include "provisioning.h"
 #include "store.h"
 #include "store_policies.h"
 #include "suites.h"
@@ -738,12 +739,29 @@ START_TEST(test_registration_code)
 }
 END_TEST
 
+/* A JITP provisioning template called name: registrationConfig.templateName
+ * must name one. */
+static void mk_jitp_template(const char *name)
+{
+    struct provisioning_create_in in = {
+        .name = name,
+        .body = "{\"Parameters\":{\"AWS::IoT::Certificate::Id\":{\"Type\":\"String\"}},\"Resources\":"
+                "{\"certificate\":{\"Type\":\"AWS::IoT::Certificate\",\"Properties\":{\"CertificateId\":"
+                "{\"Ref\":\"AWS::IoT::Certificate::Id\"},\"Status\":\"ACTIVE\"}}}}",
+        .role_arn = "arn:aws:iam::123456789012:role/prov",
+        .type = "JITP"};
+    json_t *o = NULL;
+    ck_assert_msg(provisioning_create(c, &in, &o, &err) == FL_OK, "%s", err.msg);
+    json_decref(o);
+}
+
 /* ---- RegisterCACertificate ------------------------------------------------------------------------- */
 
 START_TEST(test_register_ca)
 {
     struct fca f;
     fca_make(&f, "Acme Root");
+    mk_jitp_template("jitp-1");
     char code[65];
     ck_assert_int_eq(reg_code(code), FL_OK);
     char *verif = fca_issue(&f, code);
@@ -1077,6 +1095,7 @@ START_TEST(test_update_ca)
     fca_make(&f, "Upd CA");
     struct certificates_ref ref;
     ck_assert_int_eq(fca_register(&f, 0, &ref), FL_OK);
+    mk_jitp_template("tmpl");
     tu_advance(c, 2000);
     json_t *cfg = json_pack("{s:s}", "templateName", "tmpl");
     struct certificates_ca_update_in in = {

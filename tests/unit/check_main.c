@@ -25,6 +25,11 @@ int main(void)
     srunner_add_suite(sr, broker_suite());
     srunner_add_suite(sr, template_engine_suite());
     srunner_add_suite(sr, provisioning_suite());
+    srunner_add_suite(sr, worker_suite());
+    srunner_add_suite(sr, jitp_suite());
+    srunner_add_suite(sr, payload_suite());
+    srunner_add_suite(sr, webhook_suite());
+    srunner_add_suite(sr, prehook_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -136,6 +136,17 @@ int mosquitto_broker_publish_copy(const char *clientid, const char *topic, int p
     return MOSQ_ERR_SUCCESS;
 }
 
+/* the broker's allocator (message_cb.c swaps a request's topic) */
+char *mosquitto_strdup(const char *s)
+{
+    return strdup(s);
+}
+
+void mosquitto_free(void *mem)
+{
+    free(mem);
+}
+
 void mosquitto_log_printf(int level, const char *fmt, ...)
 {
     (void)level, (void)fmt;

@@ -532,6 +532,27 @@ START_TEST(test_claim)
 }
 END_TEST
 
+/* fleetd claim create: the same claim and policy, a factory's validity */
+START_TEST(test_claim_for)
+{
+    create_tpl("fleet", SAMPLE, 1, NULL);
+    json_t *o = NULL;
+    const int64_t ten_years = 3650LL * 86400;
+    ck_assert_int_eq(provisioning_create_claim_for(c, "fleet", 0, &o, &err), FL_INVALID_REQUEST);
+    ck_assert_int_eq(provisioning_create_claim_for(c, "nope", ten_years, &o, &err), FL_NOT_FOUND);
+    OK(provisioning_create_claim_for(c, "fleet", ten_years, &o, &err));
+    struct x509_info *info = malloc(sizeof *info);
+    OK(x509_parse(json_string_value(json_object_get(o, "certificatePem")), info, &err));
+    ck_assert_int_eq(info->not_after_s - info->not_before_s, ten_years);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "expiration")), NOW_S + ten_years);
+    ck_assert_int_eq(attached_policies(info->id), 1);
+    json_decref(o);
+    OK(policies_get(c, "fleetd-claim-fleet", &o, &err));
+    json_decref(o);
+    free(info);
+}
+END_TEST
+
 START_TEST(test_tokens)
 {
     char id[65];
@@ -565,6 +586,225 @@ START_TEST(test_tokens)
 }
 END_TEST
 
+/* ---- the fleet-provisioning MQTT API (provisioning_device_*) ---------------- */
+
+static json_t *device_cert(const char *csr, int64_t ttl_s)
+{
+    json_t *o = NULL;
+    OK(provisioning_device_certificate(c, csr, ttl_s, &o, &err));
+    return o;
+}
+
+static enum fl_code device_register(const char *tpl, const char *token, json_t *params, json_t **out,
+                                    enum provisioning_stage *stage)
+{
+    struct provisioning_device_in in = {.template_name = tpl, .token = token, .parameters = params};
+    return provisioning_device_register(c, &in, out, stage, &err);
+}
+
+static int cert_exists(const char *id)
+{
+    json_t *o = NULL;
+    enum fl_code rc = certificates_describe(c, id, &o, &err);
+    json_decref(o);
+    return rc == FL_OK;
+}
+
+START_TEST(test_device_certificate)
+{
+    /* keys: PENDING_ACTIVATION, a private key and a token bound to it */
+    json_t *o = device_cert(NULL, 0);
+    const char *id = json_string_value(json_object_get(o, "certificateId"));
+    ck_assert_ptr_nonnull(id);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(o, "privateKey")), "PRIVATE KEY"));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(o, "certificatePem")), "CERTIFICATE"));
+    ck_assert_ptr_null(json_object_get(o, "certificateArn"));
+    char st[32];
+    cert_status(id, st, sizeof st);
+    ck_assert_str_eq(st, "PENDING_ACTIVATION");
+    char got[65];
+    OK(provisioning_token_check(c, json_string_value(json_object_get(o, "certificateOwnershipToken")), got,
+                                &err));
+    ck_assert_str_eq(got, id);
+    json_decref(o);
+    /* CSR: no private key; a bad CSR is refused and leaves nothing */
+    char *csr = make_csr();
+    o = device_cert(csr, 0);
+    ck_assert_ptr_null(json_object_get(o, "privateKey"));
+    cert_status(json_string_value(json_object_get(o, "certificateId")), st, sizeof st);
+    ck_assert_str_eq(st, "PENDING_ACTIVATION");
+    json_decref(o);
+    free(csr);
+    o = NULL;
+    ck_assert_int_eq(provisioning_device_certificate(c, "garbage", 0, &o, &err), FL_INVALID_REQUEST);
+    /* a certificate cannot connect before it is provisioned */
+    int usable = 1;
+    OK(certificates_is_usable(c, got, &usable, &err));
+    ck_assert_int_eq(usable, 0);
+}
+END_TEST
+
+START_TEST(test_device_register)
+{
+    sample_world();
+    json_t *o = device_cert(NULL, 0);
+    char id[65], tok[PROVISIONING_TOKEN_MAX], st[32];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(o, "certificateId")));
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(o, "certificateOwnershipToken")));
+    json_decref(o);
+    json_t *params = json_pack("{s:s, s:s}", "SerialNumber", "900", "HardwareRevision", "r3");
+    enum provisioning_stage stage;
+    OK(device_register("sensors", tok, params, &o, &stage));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "thingName")), "device-900");
+    ck_assert(json_is_object(json_object_get(o, "deviceConfiguration")));
+    json_decref(o);
+    cert_status(id, st, sizeof st);
+    ck_assert_str_eq(st, "ACTIVE");
+    int attached = 0;
+    OK(principals_is_attached(c, id, "device-900", &attached, &err));
+    ck_assert_int_eq(attached, 1);
+    ck_assert_int_eq(attached_policies(id), 1);
+    /* the parameters were not modified */
+    ck_assert_ptr_null(json_object_get(params, "AWS::IoT::Certificate::Id"));
+    /* a token works once */
+    ck_assert_int_eq(device_register("sensors", tok, params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TOKEN);
+    ck_assert_ptr_nonnull(strstr(err.msg, "already used"));
+    ck_assert_ptr_null(o);
+    /* provisioned: the sweep keeps it */
+    tu_advance(c, PROVISIONING_TOKEN_SECONDS * 1000LL + 1);
+    int deleted = -1;
+    OK(provisioning_sweep(c, 0, &deleted, &err));
+    ck_assert_int_eq(deleted, 0);
+    ck_assert(cert_exists(id));
+    json_decref(params);
+}
+END_TEST
+
+START_TEST(test_device_register_rejections)
+{
+    sample_world();
+    create_tpl("off", SAMPLE, 0, NULL);
+    create_tpl("jitp", SAMPLE, 1, "JITP");
+    json_t *o = device_cert(NULL, 0);
+    char id[65], tok[PROVISIONING_TOKEN_MAX], st[32];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(o, "certificateId")));
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(o, "certificateOwnershipToken")));
+    json_decref(o);
+    json_t *params = json_pack("{s:s, s:s}", "SerialNumber", "901", "HardwareRevision", "r1");
+    enum provisioning_stage stage;
+    /* template state */
+    ck_assert_int_eq(device_register("nope", tok, params, &o, &stage), FL_NOT_FOUND);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TEMPLATE);
+    ck_assert_int_eq(device_register("off", tok, params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TEMPLATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "disabled"));
+    ck_assert_int_eq(device_register("jitp", tok, params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TEMPLATE);
+    /* forged, malformed, empty tokens */
+    char forged[PROVISIONING_TOKEN_MAX];
+    snprintf(forged, sizeof forged, "%s", tok);
+    forged[70] = forged[70] == '1' ? '2' : '1'; /* the expiry */
+    ck_assert_int_eq(device_register("sensors", forged, params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TOKEN);
+    ck_assert_ptr_nonnull(strstr(err.msg, "forged"));
+    ck_assert_int_eq(device_register("sensors", "x.y", params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TOKEN);
+    ck_assert_int_eq(device_register("sensors", "", params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot be empty"));
+    /* missing parameter: fails while applying, leaves nothing, and the
+     * token is still good */
+    json_t *few = json_pack("{s:s}", "HardwareRevision", "r1");
+    ck_assert_int_eq(device_register("sensors", tok, few, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_APPLY);
+    ck_assert_ptr_nonnull(strstr(err.msg, "SerialNumber"));
+    json_decref(few);
+    /* unknown thing type: the same */
+    char *body = strdup(SAMPLE);
+    memcpy(strstr(body, "EnvironmentalSensor"), "EnvironmentalSensoX", 19);
+    create_tpl("badtype", body, 1, NULL);
+    free(body);
+    ck_assert_int_eq(device_register("badtype", tok, params, &o, &stage), FL_NOT_FOUND);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_APPLY);
+    ck_assert(!thing_exists("device-901"));
+    cert_status(id, st, sizeof st);
+    ck_assert_str_eq(st, "PENDING_ACTIVATION");
+    ck_assert_int_eq(attached_policies(id), 0);
+    /* the hook (no HTTP client in this core): refused, nothing applied */
+    json_t *hook = json_pack("{s:s}", "targetArn", "http://127.0.0.1:9/hook");
+    struct provisioning_create_in hin = {.name = "hooked",
+                                         .body = SAMPLE,
+                                         .enabled = 1,
+                                         .role_arn = "arn:aws:iam::123456789012:role/Provisioning",
+                                         .hook = hook};
+    OK(provisioning_create(c, &hin, &o, &err));
+    json_decref(o);
+    json_decref(hook);
+    ck_assert_int_eq(device_register("hooked", tok, params, &o, &stage), FL_ACCESS_DENIED);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_HOOK);
+    ck_assert(!thing_exists("device-901"));
+    /* after all that the token still works, once */
+    OK(device_register("sensors", tok, params, &o, &stage));
+    json_decref(o);
+    ck_assert(thing_exists("device-901"));
+    /* expired */
+    o = device_cert(NULL, 0);
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(o, "certificateOwnershipToken")));
+    json_decref(o);
+    tu_advance(c, PROVISIONING_TOKEN_SECONDS * 1000LL + 1);
+    json_object_set_new(params, "SerialNumber", json_string("902"));
+    ck_assert_int_eq(device_register("sensors", tok, params, &o, &stage), FL_INVALID_REQUEST);
+    ck_assert_int_eq(stage, PROVISIONING_STAGE_TOKEN);
+    ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
+    json_decref(params);
+}
+END_TEST
+
+START_TEST(test_device_sweep)
+{
+    sample_world();
+    /* a short lifetime (plugin_opt_provisioning_token_ttl_s) */
+    json_t *a = device_cert(NULL, 60), *b = device_cert(NULL, 60), *k = device_cert(NULL, 0);
+    const char *ida = json_string_value(json_object_get(a, "certificateId"));
+    const char *idb = json_string_value(json_object_get(b, "certificateId"));
+    const char *idk = json_string_value(json_object_get(k, "certificateId"));
+    /* b gets attached to a thing by an administrator meanwhile: kept */
+    json_t *o = NULL;
+    struct things_create_in tin = {.name = "manual"};
+    struct things_ref tref;
+    OK(things_create(c, &tin, &tref, &err));
+    char arn[320];
+    core_arn(c, arn, sizeof arn, "cert", idb);
+    OK(principals_attach(c, "manual", arn, NULL, &err));
+    int deleted = -1;
+    OK(provisioning_sweep(c, 0, &deleted, &err));
+    ck_assert_int_eq(deleted, 0); /* nothing expired yet */
+    tu_advance(c, 61 * 1000);
+    /* the token of a died with it */
+    enum provisioning_stage stage;
+    json_t *params = json_pack("{s:s, s:s}", "SerialNumber", "903", "HardwareRevision", "r1");
+    ck_assert_int_eq(device_register("sensors",
+                                     json_string_value(json_object_get(a, "certificateOwnershipToken")),
+                                     params, &o, &stage),
+                     FL_INVALID_REQUEST);
+    OK(provisioning_sweep(c, 0, &deleted, &err));
+    ck_assert_int_eq(deleted, 1);
+    ck_assert(!cert_exists(ida));
+    ck_assert(cert_exists(idb));
+    ck_assert(cert_exists(idk)); /* an hour, not a minute */
+    OK(provisioning_sweep(c, 0, &deleted, &err));
+    ck_assert_int_eq(deleted, 0);
+    tu_advance(c, PROVISIONING_TOKEN_SECONDS * 1000LL);
+    OK(provisioning_sweep(c, 0, &deleted, &err));
+    ck_assert_int_eq(deleted, 1);
+    ck_assert(!cert_exists(idk));
+    json_decref(params);
+    json_decref(a);
+    json_decref(b);
+    json_decref(k);
+}
+END_TEST
+
 Suite *provisioning_suite(void)
 {
     Suite *s = suite_create("provisioning");
@@ -579,7 +819,12 @@ Suite *provisioning_suite(void)
     tcase_add_test(tc, test_override_settings);
     tcase_add_test(tc, test_register_thing_csr_inline_policy);
     tcase_add_test(tc, test_claim);
+    tcase_add_test(tc, test_claim_for);
     tcase_add_test(tc, test_tokens);
+    tcase_add_test(tc, test_device_certificate);
+    tcase_add_test(tc, test_device_register);
+    tcase_add_test(tc, test_device_register_rejections);
+    tcase_add_test(tc, test_device_sweep);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,5 +22,10 @@ Suite *broker_suite(void);       /* check_broker.c: broker.c config/decisions, c
 
 Suite *template_engine_suite(void); /* check_template_engine.c */
 Suite *provisioning_suite(void);    /* check_provisioning.c */
+Suite *worker_suite(void);          /* check_worker.c: broker-plugin/worker.c (the plugin's worker threads) */
+Suite *jitp_suite(void);            /* check_jitp.c: just-in-time registration/provisioning */
+Suite *payload_suite(void);         /* check_payload.c: broker-plugin/payload.c (MQTT payload codec) */
+Suite *webhook_suite(void);         /* check_webhook.c: server/net/webhook.c (outbound HTTP client) */
+Suite *prehook_suite(void);         /* check_prehook.c: server/core/prehook.c (pre-provisioning hook) */
 
 #endif
