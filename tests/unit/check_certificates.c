@@ -31,7 +31,7 @@
 #include "testutil.h"
 #include "things.h"
 
-#define NOW_S 1764142417 /* tu_core's clock, seconds */
+#define NOW_S TU_NOW_S
 
 static struct fl_core *c;
 static struct fl_err err;
@@ -60,82 +60,6 @@ static void with_ca(void)
 }
 
 /* ---- OpenSSL helpers -------------------------------------------------------- */
-
-static EVP_PKEY *ec_key(void)
-{
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    ck_assert_ptr_nonnull(k);
-    return k;
-}
-
-static char *bio_str(BIO *b)
-{
-    char *data = NULL;
-    long n = BIO_get_mem_data(b, &data);
-    char *s = malloc((size_t)n + 1);
-    memcpy(s, data, (size_t)n);
-    s[n] = '\0';
-    return s;
-}
-
-static X509_NAME *name_cn(const char *cn)
-{
-    X509_NAME *nm = X509_NAME_new();
-    ck_assert(X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)"Test", -1, -1, 0));
-    ck_assert(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0));
-    return nm;
-}
-
-static char *csr_pem(EVP_PKEY *key, const char *cn)
-{
-    X509_REQ *r = X509_REQ_new();
-    X509_NAME *nm = name_cn(cn);
-    ck_assert(X509_REQ_set_subject_name(r, nm));
-    ck_assert(X509_REQ_set_pubkey(r, key));
-    ck_assert(X509_REQ_sign(r, key, EVP_sha256()) > 0);
-    BIO *b = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509_REQ(b, r));
-    char *s = bio_str(b);
-    BIO_free(b);
-    X509_NAME_free(nm);
-    X509_REQ_free(r);
-    return s;
-}
-
-static long serial_ctr = 1000;
-
-/* A certificate for subject CN / key, issued by issuer CN / key (pass the
- * subject's for a self-signed one), valid from NOW_S + from_s for days. */
-static char *cert_pem(const char *cn, EVP_PKEY *key, const char *issuer_cn, EVP_PKEY *issuer_key, int is_ca,
-                      long from_s, long days)
-{
-    X509 *x = X509_new();
-    ck_assert(X509_set_version(x, 2));
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial_ctr++);
-    X509_NAME *sn = name_cn(cn), *in = name_cn(issuer_cn);
-    ck_assert(X509_set_subject_name(x, sn));
-    ck_assert(X509_set_issuer_name(x, in));
-    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(NOW_S + from_s));
-    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(NOW_S + from_s + days * 86400));
-    ck_assert(X509_set_pubkey(x, key));
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    X509_EXTENSION *e =
-        X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, is_ca ? "critical,CA:TRUE" : "CA:FALSE");
-    ck_assert_ptr_nonnull(e);
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    ck_assert(X509_sign(x, issuer_key, EVP_sha256()) > 0);
-    BIO *b = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509(b, x));
-    char *s = bio_str(b);
-    BIO_free(b);
-    X509_NAME_free(sn);
-    X509_NAME_free(in);
-    X509_free(x);
-    return s;
-}
 
 static X509 *load_cert(const char *pem)
 {
@@ -170,8 +94,8 @@ struct fca {
 static void fca_make(struct fca *f, const char *cn)
 {
     snprintf(f->cn, sizeof(f->cn), "%s", cn);
-    f->key = ec_key();
-    f->pem = cert_pem(cn, f->key, cn, f->key, 1, -86400, 3650);
+    f->key = tu_ec_key();
+    f->pem = tu_cert_pem(cn, f->key, cn, f->key, 1, -86400, 3650);
 }
 
 static void fca_free(struct fca *f)
@@ -183,8 +107,8 @@ static void fca_free(struct fca *f)
 /* A device certificate issued by f (fresh key). */
 static char *fca_issue(struct fca *f, const char *cn)
 {
-    EVP_PKEY *k = ec_key();
-    char *pem = cert_pem(cn, k, f->cn, f->key, 0, -3600, 365);
+    EVP_PKEY *k = tu_ec_key();
+    char *pem = tu_cert_pem(cn, k, f->cn, f->key, 0, -3600, 365);
     EVP_PKEY_free(k);
     return pem;
 }
@@ -339,8 +263,8 @@ START_TEST(test_create_without_ca)
     json_t *out = NULL;
     ck_assert_int_eq(certificates_create_keys(c, 1, &out, &err), FL_INTERNAL);
     ck_assert_str_eq(err.msg, "no certificate authority configured");
-    EVP_PKEY *k = ec_key();
-    char *csr = csr_pem(k, "dev");
+    EVP_PKEY *k = tu_ec_key();
+    char *csr = tu_csr_pem(k, "dev");
     ck_assert_int_eq(certificates_create_from_csr(c, csr, 1, &out, &err), FL_INTERNAL);
     ck_assert_str_eq(err.msg, "no certificate authority configured");
     free(csr);
@@ -353,9 +277,9 @@ END_TEST
 START_TEST(test_create_from_csr)
 {
     with_ca();
-    EVP_PKEY *ks[2] = {ec_key(), EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)};
+    EVP_PKEY *ks[2] = {tu_ec_key(), EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)};
     for (int i = 0; i < 2; i++) {
-        char *csr = csr_pem(ks[i], i ? "rsa-device" : "ec-device");
+        char *csr = tu_csr_pem(ks[i], i ? "rsa-device" : "ec-device");
         json_t *out = NULL;
         ck_assert_msg(certificates_create_from_csr(c, csr, i, &out, &err) == FL_OK, "%s", err.msg);
         const char *pem = sget(out, "certificatePem");
@@ -390,7 +314,7 @@ START_TEST(test_create_from_bad_csr)
     ck_assert_ptr_nonnull(strstr(err.msg, "4096"));
     free(big);
     EVP_PKEY *weak = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-    char *csr = csr_pem(weak, "weak");
+    char *csr = tu_csr_pem(weak, "weak");
     ck_assert_int_eq(certificates_create_from_csr(c, csr, 1, &out, &err), FL_INVALID_REQUEST);
     ck_assert_ptr_nonnull(strstr(err.msg, "2048"));
     free(csr);
@@ -851,8 +775,8 @@ START_TEST(test_register_ca_errors)
     ck_assert_ptr_nonnull(strstr(err.msg, "not a CA"));
     in.ca_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_CERTIFICATE_VALIDATION);
-    EVP_PKEY *k = ec_key();
-    char *old = cert_pem("Old Root", k, "Old Root", k, 1, -800 * 86400L, 365);
+    EVP_PKEY *k = tu_ec_key();
+    char *old = tu_cert_pem("Old Root", k, "Old Root", k, 1, -800 * 86400L, 365);
     in.ca_pem = old;
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_CERTIFICATE_VALIDATION);
     ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
@@ -997,8 +921,8 @@ START_TEST(test_register_certificate_errors)
     ck_assert_int_eq(reg_with("junk", NULL, NULL, NULL), FL_CERTIFICATE_VALIDATION);
     ck_assert_int_eq(reg_with(NULL, NULL, NULL, NULL), FL_INVALID_REQUEST);
     ck_assert_int_eq(reg_with(dev_f, "junk", NULL, NULL), FL_CERTIFICATE_VALIDATION);
-    EVP_PKEY *k = ec_key();
-    char *expired = cert_pem("old", k, f.cn, f.key, 0, -400 * 86400L, 30);
+    EVP_PKEY *k = tu_ec_key();
+    char *expired = tu_cert_pem("old", k, f.cn, f.key, 0, -400 * 86400L, 30);
     ck_assert_int_eq(reg_with(expired, NULL, NULL, NULL), FL_CERTIFICATE_VALIDATION);
     ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
 
@@ -1031,7 +955,7 @@ START_TEST(test_register_certificate_conflict)
      * certificate, so without caCertificatePem it is ambiguous. */
     struct fca f;
     fca_make(&f, "Twin CA");
-    char *twin = cert_pem(f.cn, f.key, f.cn, f.key, 1, -3600, 3650);
+    char *twin = tu_cert_pem(f.cn, f.key, f.cn, f.key, 1, -3600, 3650);
     ck_assert_int_eq(fca_register(&f, 1, NULL), FL_OK);
     char code[65];
     ck_assert_int_eq(reg_code(code), FL_OK);

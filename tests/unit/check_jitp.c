@@ -24,7 +24,7 @@
 #include "testutil.h"
 #include "things.h"
 
-#define NOW_S 1764142417 /* tu_core's clock, seconds */
+#define NOW_S TU_NOW_S
 
 static struct fl_core *c;
 static struct fl_err err;
@@ -42,64 +42,6 @@ static void teardown(void)
 
 /* ---- certificates made here --------------------------------------------------- */
 
-static EVP_PKEY *ec_key(void)
-{
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    ck_assert_ptr_nonnull(k);
-    return k;
-}
-
-/* attrs: "C=DE/O=Acme/CN=x" (no escaping needed in tests) */
-static X509_NAME *name_of(const char *attrs)
-{
-    X509_NAME *nm = X509_NAME_new();
-    char *copy = strdup(attrs), *save = NULL;
-    for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-        char *eq = strchr(part, '=');
-        ck_assert_ptr_nonnull(eq);
-        *eq = '\0';
-        ck_assert(
-            X509_NAME_add_entry_by_txt(nm, part, MBSTRING_UTF8, (const unsigned char *)eq + 1, -1, -1, 0));
-    }
-    free(copy);
-    return nm;
-}
-
-static long serial_ctr = 5000;
-
-static char *cert_pem(const char *subject, EVP_PKEY *key, const char *issuer, EVP_PKEY *issuer_key, int is_ca,
-                      long from_s, long days)
-{
-    X509 *x = X509_new();
-    ck_assert(X509_set_version(x, 2));
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial_ctr++);
-    X509_NAME *sn = name_of(subject), *in = name_of(issuer);
-    ck_assert(X509_set_subject_name(x, sn));
-    ck_assert(X509_set_issuer_name(x, in));
-    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(NOW_S + from_s));
-    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(NOW_S + from_s + days * 86400));
-    ck_assert(X509_set_pubkey(x, key));
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    X509_EXTENSION *e =
-        X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, is_ca ? "critical,CA:TRUE" : "CA:FALSE");
-    ck_assert_ptr_nonnull(e);
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    ck_assert(X509_sign(x, issuer_key, EVP_sha256()) > 0);
-    BIO *b = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509(b, x));
-    char *data = NULL;
-    long n = BIO_get_mem_data(b, &data);
-    char *s = strndup(data, (size_t)n);
-    BIO_free(b);
-    X509_NAME_free(sn);
-    X509_NAME_free(in);
-    X509_free(x);
-    return s;
-}
-
 struct fca {
     EVP_PKEY *key;
     char *pem;
@@ -111,8 +53,8 @@ static void fca_make(struct fca *f, const char *subject)
 {
     memset(f, 0, sizeof(*f));
     snprintf(f->subject, sizeof(f->subject), "%s", subject);
-    f->key = ec_key();
-    f->pem = cert_pem(subject, f->key, subject, f->key, 1, -86400, 3650);
+    f->key = tu_ec_key();
+    f->pem = tu_cert_pem(subject, f->key, subject, f->key, 1, -86400, 3650);
 }
 
 static void fca_free(struct fca *f)
@@ -123,8 +65,8 @@ static void fca_free(struct fca *f)
 
 static char *fca_issue(struct fca *f, const char *subject)
 {
-    EVP_PKEY *k = ec_key();
-    char *pem = cert_pem(subject, k, f->subject, f->key, 0, -3600, 365);
+    EVP_PKEY *k = tu_ec_key();
+    char *pem = tu_cert_pem(subject, k, f->subject, f->key, 0, -3600, 365);
     EVP_PKEY_free(k);
     return pem;
 }
@@ -425,8 +367,8 @@ START_TEST(unknown_ca_and_disabled)
 
     /* garbage and expired certificates */
     ck_assert_int_eq(jitp_register(c, "not a pem", &r, &err), FL_CERTIFICATE_VALIDATION);
-    EVP_PKEY *k = ec_key();
-    char *old = cert_pem("CN=old", k, g.subject, g.key, 0, -400 * 86400L, 30);
+    EVP_PKEY *k = tu_ec_key();
+    char *old = tu_cert_pem("CN=old", k, g.subject, g.key, 0, -400 * 86400L, 30);
     ck_assert_int_eq(jitp_register(c, old, &r, &err), FL_CERTIFICATE_VALIDATION);
     free(old);
     EVP_PKEY_free(k);

@@ -423,21 +423,8 @@ END_TEST
 
 static char *make_csr(void)
 {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    X509_REQ *r = X509_REQ_new();
-    X509_NAME *nm = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"dev", -1, -1, 0);
-    X509_REQ_set_subject_name(r, nm);
-    X509_REQ_set_pubkey(r, k);
-    ck_assert(X509_REQ_sign(r, k, EVP_sha256()) > 0);
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509_REQ(b, r);
-    char *data = NULL;
-    long n = BIO_get_mem_data(b, &data);
-    char *s = strndup(data, (size_t)n);
-    BIO_free(b);
-    X509_NAME_free(nm);
-    X509_REQ_free(r);
+    EVP_PKEY *k = tu_ec_key();
+    char *s = tu_csr_pem(k, "CN=dev");
     EVP_PKEY_free(k);
     return s;
 }
