@@ -54,7 +54,8 @@ PLUGIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(PLUGIN_SRC))
 FLEETD   := $(BUILD)/fleetd
 CORE_LIB := $(BUILD)/libfleetcore.a
 HTTP_LIB := $(BUILD)/libfleethttp.a
-# the outbound HTTP(S) client (server/net/webhook.c): fleetd, the plugin, tests
+# outbound network clients (server/net: the hooks' HTTP(S) client, the
+# MQTT packets of internal broker clients): fleetd, the plugin, tests
 NET_LIB  := $(BUILD)/libfleetnet.a
 CA_LIB   := $(BUILD)/libfleetca.a
 FLEET_CA := $(BUILD)/fleet-ca
@@ -62,7 +63,8 @@ PLUGIN_SO  := $(BUILD)/mosquitto_fleet.so
 PLUGIN_LIB := $(BUILD)/libfleetplugin.a
 # core and ca call each other (certificates use the CA; the CA reports
 # errors as fl_err): link them as one group.
-LINK_LIBS = -Wl,--start-group $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group
+LINK_LIBS = -Wl,--start-group $(HTTP_LIB) $(NET_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group
+LINK_DEPS = $(HTTP_LIB) $(NET_LIB) $(CORE_LIB) $(CA_LIB)
 UNIT_BIN := $(BUILD)/check_unit
 REPLAY_BINS := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
 LOADGEN  := $(BUILD)/loadgen
@@ -99,10 +101,10 @@ $(NET_LIB): $(NET_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FLEETD): $(BUILD)/server/http/main.o $(NET_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(NET_LIB) $(LINK_LIBS) $(LIBS)
+$(FLEETD): $(BUILD)/server/http/main.o $(LINK_DEPS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 
-$(FLEET_CA): $(BUILD)/ca/fleet_ca.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+$(FLEET_CA): $(BUILD)/ca/fleet_ca.o $(LINK_DEPS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 
 $(UNIT_BIN): $(UNIT_OBJ) $(PLUGIN_LIB) $(NET_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
@@ -128,14 +130,14 @@ $(PLUGIN_SO): $(PLUGIN_OBJ) $(NET_LIB) $(CORE_LIB) $(CA_LIB)
 
 # fuzz targets may also test the plugin's pure parts (payload.c): only the
 # archive members a target uses are linked, so none needs the broker.
-$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(PLUGIN_LIB) $(LINK_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/tests/fuzz/$*.o $(BUILD)/tests/fuzz/replay.o \
-	    -Wl,--start-group $(PLUGIN_LIB) $(HTTP_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group $(LIBS) -lcbor
+	    -Wl,--start-group $(PLUGIN_LIB) $(HTTP_LIB) $(NET_LIB) $(CORE_LIB) $(CA_LIB) -Wl,--end-group $(LIBS) -lcbor
 
 $(BUILD)/tests/fuzz/%.o: CFLAGS += -Iserver/http -Ibroker-plugin
 
-$(LOADGEN): $(BUILD)/bench/loadgen.o $(HTTP_LIB) $(CORE_LIB) $(CA_LIB)
+$(LOADGEN): $(BUILD)/bench/loadgen.o $(LINK_DEPS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 
 $(BUILD)/bench/%.o: CFLAGS += -Iserver/http
@@ -207,11 +209,11 @@ FUZZ_BUILD := build/fuzz
 fuzz:
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
 	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleethttp.a \
-	    $(FUZZ_BUILD)/libfleetca.a $(FUZZ_BUILD)/libfleetplugin.a
+	    $(FUZZ_BUILD)/libfleetca.a $(FUZZ_BUILD)/libfleetplugin.a $(FUZZ_BUILD)/libfleetnet.a
 	@for t in $(FUZZ_NAMES); do \
 	    clang $(filter-out -Werror,$(CFLAGS)) -Iserver/http -Ibroker-plugin -fsanitize=fuzzer,address,undefined tests/fuzz/$$t.c \
-	      -Wl,--start-group $(FUZZ_BUILD)/libfleetplugin.a $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetcore.a \
-	      $(FUZZ_BUILD)/libfleetca.a -Wl,--end-group $(LIBS) -lcbor -o $(FUZZ_BUILD)/$$t || exit 1; \
+	      -Wl,--start-group $(FUZZ_BUILD)/libfleetplugin.a $(FUZZ_BUILD)/libfleethttp.a $(FUZZ_BUILD)/libfleetnet.a \
+	      $(FUZZ_BUILD)/libfleetcore.a $(FUZZ_BUILD)/libfleetca.a -Wl,--end-group $(LIBS) -lcbor -o $(FUZZ_BUILD)/$$t || exit 1; \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done

@@ -14,19 +14,45 @@
  * worker_collect is on the broker thread's hot loop (every TICK, tens of
  * thousands per second under load): it reads an atomic count of finished
  * jobs and takes the lock only when there is something to collect.
+ *
+ * Waking the broker: an idle broker sleeps up to 100 ms in epoll_wait
+ * between TICKs, and the plugin API gives a thread no way to wake it, so
+ * an answer would wait for the next TICK (two such waits made a lone
+ * device's first boot ~200 ms). Bytes on a client connection do wake it:
+ * the workers keep one internal MQTT connection on fleetd's unix-socket
+ * listener (trusted, like fleetd's own kick connection) and write a
+ * PINGREQ when the first result of a batch is ready; the loop wakes and
+ * its TICK collects. Without the socket (plugin_opt_socket unset, unit
+ * tests) results simply wait for TICK.
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fleet_plugin.h"
+#include "mqtt_wire.h"
 #include "store.h"
 
 #define FP_WORKERS_MAX 16
 #define FP_WORKER_BUSY_MS 5000 /* SQLite busy timeout of a worker core */
+#define FP_WAKE_RETRY_MS 1000  /* reconnect pace of the wake connection */
+
+/* The wake connection (see the top of the file). */
+struct fp_wake {
+    pthread_mutex_t mu;
+    int fd;                                                 /* -1: not connected */
+    int64_t retry_after;                                    /* monotonic ms */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* "" = no socket: never wake */
+    char client_id[64];
+};
 
 struct fp_worker {
     pthread_t thread;
@@ -46,8 +72,73 @@ struct fp_workers {
     size_t ndone; /* read without the lock (atomic) by worker_collect */
     int stop;
     int n;
+    struct fp_wake wake;
     struct fp_worker t[FP_WORKERS_MAX];
 };
+
+static int64_t mono_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wake_close(struct fp_wake *k)
+{
+    if (k->fd >= 0) {
+        uint8_t pkt[2];
+        (void)!send(k->fd, pkt, mqtt_wire_disconnect(pkt, sizeof(pkt)), MSG_NOSIGNAL | MSG_DONTWAIT);
+        close(k->fd);
+        k->fd = -1;
+    }
+}
+
+/* Connects and writes CONNECT (keepalive 0: the broker never times this
+ * connection out). The CONNACK is not awaited: later packets may follow
+ * a CONNECT at once, and wake_broker reads and drops what comes back. */
+static void wake_connect(struct fp_wake *k)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, k->path, sizeof(a.sun_path));
+    uint8_t pkt[128];
+    size_t n = mqtt_wire_connect(pkt, sizeof(pkt), k->client_id, "fleetd", 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || n == 0 ||
+        send(fd, pkt, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        close(fd);
+        k->retry_after = mono_now_ms() + FP_WAKE_RETRY_MS;
+        return;
+    }
+    k->fd = fd;
+}
+
+/* One PINGREQ on the wake connection (connecting first when needed). Any
+ * failure only costs the wait for the next TICK. */
+static void wake_broker(struct fp_wake *k)
+{
+    if (k->path[0] == '\0')
+        return;
+    pthread_mutex_lock(&k->mu);
+    if (k->fd < 0 && mono_now_ms() >= k->retry_after)
+        wake_connect(k);
+    if (k->fd >= 0) {
+        uint8_t buf[256];
+        ssize_t r;
+        while ((r = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+            ; /* CONNACK, PINGRESPs */
+        uint8_t ping[2];
+        size_t n = mqtt_wire_pingreq(ping, sizeof(ping));
+        if ((r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) ||
+            send(k->fd, ping, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n) {
+            close(k->fd); /* the broker closed it or is gone: reconnect next time */
+            k->fd = -1;
+            k->retry_after = mono_now_ms() + FP_WAKE_RETRY_MS;
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
+}
 
 static struct fp_job *pop(struct fp_job **head, struct fp_job **tail)
 {
@@ -89,7 +180,12 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         w->running--;
         push(&w->done_head, &w->done_tail, j);
-        __atomic_add_fetch(&w->ndone, 1, __ATOMIC_RELEASE);
+        if (__atomic_fetch_add(&w->ndone, 1, __ATOMIC_RELEASE) == 0) {
+            /* the first result since the broker last collected */
+            pthread_mutex_unlock(&w->mu);
+            wake_broker(&w->wake);
+            pthread_mutex_lock(&w->mu);
+        }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -120,6 +216,8 @@ static void join_all(struct fp_workers *w)
 static void free_workers(struct fp_workers *w)
 {
     close_cores(w);
+    wake_close(&w->wake);
+    pthread_mutex_destroy(&w->wake.mu);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -134,6 +232,11 @@ int worker_start(struct fp_plugin *p, int n)
         return -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_mutex_init(&w->wake.mu, NULL);
+    w->wake.fd = -1;
+    if (strlen(p->opt.socket) < sizeof(w->wake.path))
+        memcpy(w->wake.path, p->opt.socket, strlen(p->opt.socket) + 1);
+    snprintf(w->wake.client_id, sizeof(w->wake.client_id), "fleet-plugin-wake-%ld", (long)getpid());
     w->n = n;
     for (int i = 0; i < n; i++) {
         struct fp_worker *t = &w->t[i];

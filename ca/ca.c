@@ -302,7 +302,7 @@ static X509 *issue(const struct profile *p, struct fl_err *err)
         x != NULL && X509_set_version(x, X509_VERSION_3) == 1 && set_serial(x) &&
         X509_set_subject_name(x, p->subject) == 1 && X509_set_issuer_name(x, p->issuer) == 1 &&
         X509_set_pubkey(x, p->subject_key) == 1 &&
-        ASN1_TIME_set(X509_getm_notBefore(x), (time_t)p->now_s) != NULL &&
+        ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(p->now_s - CA_BACKDATE_S)) != NULL &&
         ASN1_TIME_set(X509_getm_notAfter(x),
                       (time_t)(p->now_s + (p->valid_s > 0 ? p->valid_s : (int64_t)p->days * 86400))) != NULL;
     ok = ok && add_conf_ext(x, NID_basic_constraints,

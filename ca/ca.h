@@ -25,6 +25,16 @@
 
 struct ca;
 
+/* Every certificate the CA issues starts this long before the moment it is
+ * made. A verifier that reads a coarser or slightly late clock (OpenSSL's
+ * time(NULL) is the kernel's coarse clock, a jiffy behind the fine one the
+ * core reads; another host's clock may be behind by seconds) would
+ * otherwise see a certificate issued a moment ago as "not yet valid": a
+ * device reconnecting at once with its new certificate failed the broker's
+ * TLS verification about once in 300 first boots. notAfter is still counted
+ * from the moment of issue. */
+#define CA_BACKDATE_S 300
+
 /* CA_KEY_DEFAULT (0) lets a zeroed struct ca_options mean "the defaults":
  * EC P-256 for a root, RSA 2048 for CreateKeysAndCertificate (as AWS). */
 enum ca_key_type { CA_KEY_DEFAULT = 0, CA_KEY_EC_P256 = 1, CA_KEY_RSA_2048 = 2 };

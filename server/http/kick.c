@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "mqtt_wire.h"
 #include "outbox.h"
 
 #define KICK_KEEPALIVE_S 60
@@ -56,117 +57,6 @@ struct kick {
     int64_t last_gc_ms;  /* monotonic */
     int reported_down;   /* the broker's absence was logged */
 };
-
-/* ---- packets ---------------------------------------------------------------- */
-
-/* MQTT's variable-length "remaining length" (at most 4 bytes). */
-static size_t put_varint(uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    do {
-        uint8_t b = (uint8_t)(n % 128);
-        n /= 128;
-        p[i++] = (uint8_t)(b | (n ? 0x80 : 0));
-    } while (n && i < 4);
-    return i;
-}
-
-static size_t varint_len(size_t n)
-{
-    return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
-}
-
-static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
-{
-    *p++ = (uint8_t)(n >> 8);
-    *p++ = (uint8_t)(n & 0xff);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-size_t kick_encode_connect(uint8_t *buf, size_t cap, const char *client_id, const char *username,
-                           uint16_t keepalive_s)
-{
-    size_t idn = strlen(client_id), un = username ? strlen(username) : 0;
-    if (idn > 65535 || un > 65535)
-        return 0;
-    size_t rem = 10 + 2 + idn + (username ? 2 + un : 0);
-    size_t total = 1 + varint_len(rem) + rem;
-    if (rem > 268435455 || total > cap)
-        return 0;
-    uint8_t *p = buf;
-    *p++ = 0x10;
-    p += put_varint(p, rem);
-    p = put_str(p, "MQTT", 4);
-    *p++ = 4;                                       /* protocol level: 3.1.1 */
-    *p++ = (uint8_t)(0x02 | (username ? 0x80 : 0)); /* clean session, username */
-    *p++ = (uint8_t)(keepalive_s >> 8);
-    *p++ = (uint8_t)(keepalive_s & 0xff);
-    p = put_str(p, client_id, idn);
-    if (username)
-        p = put_str(p, username, un);
-    return (size_t)(p - buf);
-}
-
-size_t kick_encode_publish(uint8_t *buf, size_t cap, const char *topic, const void *payload, size_t len,
-                           int retain)
-{
-    size_t tn = strlen(topic);
-    if (tn > 65535 || len > 268435455 - 2 - tn)
-        return 0;
-    size_t rem = 2 + tn + len;
-    size_t total = 1 + varint_len(rem) + rem;
-    if (total > cap)
-        return 0;
-    uint8_t *p = buf;
-    *p++ = (uint8_t)(0x30 | (retain ? 1 : 0)); /* PUBLISH, QoS 0, no DUP */
-    p += put_varint(p, rem);
-    p = put_str(p, topic, tn);
-    if (len)
-        memcpy(p, payload, len);
-    return (size_t)(p - buf) + len;
-}
-
-size_t kick_encode_subscribe(uint8_t *buf, size_t cap, uint16_t packet_id, const char *filter)
-{
-    size_t fn = strlen(filter);
-    size_t rem = 2 + 2 + fn + 1;
-    if (fn > 65535 || 1 + varint_len(rem) + rem > cap)
-        return 0;
-    uint8_t *p = buf;
-    *p++ = 0x82; /* SUBSCRIBE, reserved flags 0010 */
-    p += put_varint(p, rem);
-    *p++ = (uint8_t)(packet_id >> 8);
-    *p++ = (uint8_t)(packet_id & 0xff);
-    p = put_str(p, filter, fn);
-    *p++ = 0; /* QoS 0 */
-    return (size_t)(p - buf);
-}
-
-size_t kick_encode_pingreq(uint8_t *buf, size_t cap)
-{
-    if (cap < 2)
-        return 0;
-    buf[0] = 0xc0;
-    buf[1] = 0;
-    return 2;
-}
-
-size_t kick_encode_disconnect(uint8_t *buf, size_t cap)
-{
-    if (cap < 2)
-        return 0;
-    buf[0] = 0xe0;
-    buf[1] = 0;
-    return 2;
-}
-
-int kick_parse_connack(const uint8_t *buf, size_t len)
-{
-    if (len != 4 || buf[0] != 0x20 || buf[1] != 2 || (buf[2] & 0xfe) != 0)
-        return -1;
-    return buf[3];
-}
 
 /* ---- connection (kick thread only) -------------------------------------------- */
 
@@ -299,7 +189,7 @@ static int open_conn(struct kick *k)
         }
     }
     uint8_t pkt[128];
-    size_t n = kick_encode_connect(pkt, sizeof(pkt), k->client_id, "fleetd", KICK_KEEPALIVE_S);
+    size_t n = mqtt_wire_connect(pkt, sizeof(pkt), k->client_id, "fleetd", KICK_KEEPALIVE_S);
     if (write_all(k, pkt, n) != 0) {
         connect_failed(k, "CONNECT not written");
         return -1;
@@ -319,7 +209,7 @@ static int open_conn(struct kick *k)
         if (r > 0)
             got += (size_t)r;
     }
-    int code = kick_parse_connack(ack, sizeof(ack));
+    int code = mqtt_wire_parse_connack(ack, sizeof(ack));
     if (code != 0) {
         char why[48];
         if (code < 0)
@@ -332,7 +222,7 @@ static int open_conn(struct kick *k)
     /* The broker publishes its log on $SYS/broker/log/N only to subscribers;
      * the plugin learns disconnect reasons from those lines as they are
      * delivered to us. */
-    n = kick_encode_subscribe(pkt, sizeof(pkt), 1, KICK_LOG_TOPIC);
+    n = mqtt_wire_subscribe(pkt, sizeof(pkt), 1, KICK_LOG_TOPIC);
     if (write_all(k, pkt, n) != 0) {
         connect_failed(k, "SUBSCRIBE not written");
         return -1;
@@ -354,7 +244,7 @@ static void deliver(struct kick *k)
         return; /* no broker: the GC alone */
     static const char topic[] = OUTBOX_KICK_TOPIC;
     uint8_t pkt[sizeof(topic) + 8];
-    size_t n = kick_encode_publish(pkt, sizeof(pkt), topic, NULL, 0, 0);
+    size_t n = mqtt_wire_publish(pkt, sizeof(pkt), topic, NULL, 0, 0);
     k->owed = 1;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (k->fd < 0 && open_conn(k) != 0)
@@ -381,7 +271,7 @@ static void keepalive(struct kick *k)
     }
     if (mono_ms() - k->last_tx_ms >= KICK_KEEPALIVE_S * 1000 / 2) {
         uint8_t pkt[2];
-        if (write_all(k, pkt, kick_encode_pingreq(pkt, sizeof(pkt))) != 0)
+        if (write_all(k, pkt, mqtt_wire_pingreq(pkt, sizeof(pkt))) != 0)
             drop(k);
     }
 }
@@ -448,7 +338,7 @@ static void *run(void *arg)
     pthread_mutex_unlock(&k->lock);
     if (k->fd >= 0) {
         uint8_t pkt[2];
-        (void)write_all(k, pkt, kick_encode_disconnect(pkt, sizeof(pkt)));
+        (void)write_all(k, pkt, mqtt_wire_disconnect(pkt, sizeof(pkt)));
         drop(k);
     }
     return NULL;

@@ -49,19 +49,4 @@ struct kick_stats {
 };
 void kick_get_stats(struct kick *k, struct kick_stats *out);
 
-/* ---- MQTT 3.1.1 packet encoders (exported for the unit tests) ----------
- * Each writes one complete packet into buf and returns its length, or 0
- * when cap is too small or a string is longer than 65535 bytes. */
-size_t kick_encode_connect(uint8_t *buf, size_t cap, const char *client_id, const char *username,
-                           uint16_t keepalive_s);
-size_t kick_encode_publish(uint8_t *buf, size_t cap, const char *topic, const void *payload, size_t len,
-                           int retain);
-/* SUBSCRIBE to one filter at QoS 0. */
-size_t kick_encode_subscribe(uint8_t *buf, size_t cap, uint16_t packet_id, const char *filter);
-size_t kick_encode_pingreq(uint8_t *buf, size_t cap);
-size_t kick_encode_disconnect(uint8_t *buf, size_t cap);
-/* A CONNACK: its return code (0 = accepted), or -1 when buf (len bytes) is
- * not a well-formed CONNACK. */
-int kick_parse_connack(const uint8_t *buf, size_t len);
-
 #endif

@@ -220,7 +220,7 @@ START_TEST(test_root_create_and_reload)
     ck_assert_str_eq(info.issuer, "CN=fleetd root CA");
     ck_assert_int_eq(info.is_ca, 1);
     ck_assert_int_eq(info.self_signed, 1);
-    ck_assert_int_eq(info.not_before_s, NOW);
+    ck_assert_int_eq(info.not_before_s, NOW - CA_BACKDATE_S);
     ck_assert_int_eq(info.not_after_s, NOW + 3650LL * 86400);
     ck_assert_str_eq(info.id, id);
     ck_assert_str_eq(info.key_desc, "EC P-256");
@@ -249,7 +249,7 @@ START_TEST(test_root_rsa)
     ck_assert_int_eq(x509_parse(ca_root_pem(ca), &info, &err), FL_OK);
     ck_assert_str_eq(info.subject, "CN=Acme Fleet Root");
     ck_assert_str_eq(info.key_desc, "RSA 2048");
-    ck_assert_int_eq(info.not_after_s - info.not_before_s, 30 * 86400);
+    ck_assert_int_eq(info.not_after_s - info.not_before_s, 30 * 86400 + CA_BACKDATE_S);
     X509 *x = load_cert(ca_root_pem(ca));
     ck_assert_int_eq(X509_get_signature_nid(x), NID_sha256WithRSAEncryption);
     X509_free(x);
@@ -358,7 +358,7 @@ START_TEST(test_sign_rsa_2048)
     ck_assert_int_eq(x509_parse(cert, &info, &err), FL_OK);
     ck_assert_str_eq(info.subject, "CN=thing-0001,OU=Line 2,OU=Sensors,O=Acme,C=DE");
     ck_assert_str_eq(info.issuer, "CN=fleetd root CA");
-    ck_assert_int_eq(info.not_before_s, NOW);
+    ck_assert_int_eq(info.not_before_s, NOW - CA_BACKDATE_S);
     ck_assert_int_eq(info.not_after_s, NOW + 365LL * 86400);
     ck_assert_int_eq(info.is_ca, 0);
     ck_assert_int_eq(info.self_signed, 0);
@@ -399,7 +399,7 @@ START_TEST(test_sign_ec_curves)
         X509_free(x);
         struct x509_info info;
         ck_assert_int_eq(x509_parse(cert, &info, &err), FL_OK);
-        ck_assert_int_eq(info.not_after_s - info.not_before_s, 10 * 86400);
+        ck_assert_int_eq(info.not_after_s - info.not_before_s, 10 * 86400 + CA_BACKDATE_S);
         char desc[32];
         snprintf(desc, sizeof(desc), "EC %s", ok_curves[i]);
         ck_assert_str_eq(info.key_desc, desc);
@@ -606,7 +606,7 @@ START_TEST(test_issue_server)
     ck_assert_int_eq(x509_verify_signed_by(cert, ca_root_pem(ca), &err), FL_OK);
     struct x509_info info;
     ck_assert_int_eq(x509_parse(cert, &info, &err), FL_OK);
-    ck_assert_int_eq(info.not_after_s - info.not_before_s, 825LL * 86400);
+    ck_assert_int_eq(info.not_after_s - info.not_before_s, 825LL * 86400 + CA_BACKDATE_S);
     /* the SAN set, whatever the order, case or spelling of addresses */
     const char *same[] = {"*.fleet.local", "0:0::1",    "BROKER.example.com",
                           "127.0.0.1",     "localhost", "localhost"};

@@ -21,6 +21,7 @@
 #include "certificates.h"
 #include "connectivity.h"
 #include "kick.h"
+#include "mqtt_wire.h"
 #include "outbox.h"
 #include "policies.h"
 #include "principals.h"
@@ -662,20 +663,20 @@ END_TEST
 START_TEST(test_kick_encode)
 {
     uint8_t b[512];
-    size_t n = kick_encode_connect(b, sizeof(b), "fk", "u", 60);
+    size_t n = mqtt_wire_connect(b, sizeof(b), "fk", "u", 60);
     static const uint8_t want_connect[] = {0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 4,  0x82,
                                            0,    60, 0, 2, 'f', 'k', 0,   1,   'u'};
     ck_assert_int_eq(n, sizeof(want_connect));
     ck_assert_int_eq(memcmp(b, want_connect, n), 0);
-    n = kick_encode_connect(b, sizeof(b), "fk", NULL, 0x1234);
+    n = mqtt_wire_connect(b, sizeof(b), "fk", NULL, 0x1234);
     ck_assert_int_eq(n, 16);
     ck_assert_int_eq(b[1], 14);
     ck_assert_int_eq(b[9], 0x02);
     ck_assert_int_eq(b[10], 0x12);
     ck_assert_int_eq(b[11], 0x34);
-    ck_assert_int_eq(kick_encode_connect(b, 10, "fk", NULL, 1), 0);
+    ck_assert_int_eq(mqtt_wire_connect(b, 10, "fk", NULL, 1), 0);
 
-    n = kick_encode_publish(b, sizeof(b), OUTBOX_KICK_TOPIC, NULL, 0, 0);
+    n = mqtt_wire_publish(b, sizeof(b), OUTBOX_KICK_TOPIC, NULL, 0, 0);
     static const uint8_t want_pub[] = {0x30, 19,  0,   17,  '$', 'C', 'O', 'N', 'T', 'R', 'O',
                                        'L',  '/', 'f', 'l', 'e', 'e', 't', '/', 'v', '1'};
     ck_assert_int_eq(n, sizeof(want_pub));
@@ -683,7 +684,7 @@ START_TEST(test_kick_encode)
     /* a remaining length over 127 takes two bytes; retain sets bit 0 */
     char payload[200];
     memset(payload, 'x', sizeof(payload));
-    n = kick_encode_publish(b, sizeof(b), "t", payload, sizeof(payload), 1);
+    n = mqtt_wire_publish(b, sizeof(b), "t", payload, sizeof(payload), 1);
     ck_assert_int_eq(n, 1 + 2 + 2 + 1 + 200);
     ck_assert_int_eq(b[0], 0x31);
     ck_assert_int_eq(b[1], (203 % 128) | 0x80);
@@ -692,32 +693,32 @@ START_TEST(test_kick_encode)
     ck_assert_int_eq(b[4], 1);
     ck_assert_int_eq(b[5], 't');
     ck_assert_int_eq(b[6], 'x');
-    ck_assert_int_eq(kick_encode_publish(b, 100, "t", payload, sizeof(payload), 0), 0);
+    ck_assert_int_eq(mqtt_wire_publish(b, 100, "t", payload, sizeof(payload), 0), 0);
     /* 16384 needs three bytes */
     static uint8_t big[20000];
     static char bigp[16381];
-    n = kick_encode_publish(big, sizeof(big), "t", bigp, sizeof(bigp) - 1, 0); /* remaining 16383 */
+    n = mqtt_wire_publish(big, sizeof(big), "t", bigp, sizeof(bigp) - 1, 0); /* remaining 16383 */
     ck_assert_int_eq(n, 1 + 2 + 16383);
     ck_assert_int_eq(big[1], 0xff);
     ck_assert_int_eq(big[2], 0x7f);
-    n = kick_encode_publish(big, sizeof(big), "t", bigp, sizeof(bigp), 0); /* remaining 16384 */
+    n = mqtt_wire_publish(big, sizeof(big), "t", bigp, sizeof(bigp), 0); /* remaining 16384 */
     ck_assert_int_eq(n, 1 + 3 + 16384);
     ck_assert_int_eq(big[1], 0x80);
     ck_assert_int_eq(big[2], 0x80);
     ck_assert_int_eq(big[3], 0x01);
 
-    ck_assert_int_eq(kick_encode_pingreq(b, sizeof(b)), 2);
+    ck_assert_int_eq(mqtt_wire_pingreq(b, sizeof(b)), 2);
     ck_assert_int_eq(b[0], 0xc0);
     ck_assert_int_eq(b[1], 0);
-    ck_assert_int_eq(kick_encode_disconnect(b, sizeof(b)), 2);
+    ck_assert_int_eq(mqtt_wire_disconnect(b, sizeof(b)), 2);
     ck_assert_int_eq(b[0], 0xe0);
-    ck_assert_int_eq(kick_encode_pingreq(b, 1), 0);
+    ck_assert_int_eq(mqtt_wire_pingreq(b, 1), 0);
 
     static const uint8_t ok[] = {0x20, 2, 0, 0}, refused[] = {0x20, 2, 0, 5}, bad[] = {0x30, 2, 0, 0};
-    ck_assert_int_eq(kick_parse_connack(ok, 4), 0);
-    ck_assert_int_eq(kick_parse_connack(refused, 4), 5);
-    ck_assert_int_eq(kick_parse_connack(bad, 4), -1);
-    ck_assert_int_eq(kick_parse_connack(ok, 3), -1);
+    ck_assert_int_eq(mqtt_wire_parse_connack(ok, 4), 0);
+    ck_assert_int_eq(mqtt_wire_parse_connack(refused, 4), 5);
+    ck_assert_int_eq(mqtt_wire_parse_connack(bad, 4), -1);
+    ck_assert_int_eq(mqtt_wire_parse_connack(ok, 3), -1);
 }
 END_TEST
 

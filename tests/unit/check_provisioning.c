@@ -496,7 +496,7 @@ START_TEST(test_claim)
     const char *pem = json_string_value(json_object_get(o, "certificatePem"));
     struct x509_info *info = malloc(sizeof *info);
     OK(x509_parse(pem, info, &err));
-    ck_assert_int_eq(info->not_after_s - info->not_before_s, PROVISIONING_CLAIM_SECONDS);
+    ck_assert_int_eq(info->not_after_s - info->not_before_s, PROVISIONING_CLAIM_SECONDS + CA_BACKDATE_S);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "expiration")),
                      NOW_S + PROVISIONING_CLAIM_SECONDS);
     ck_assert_str_eq(info->id, json_string_value(json_object_get(o, "certificateId")));
@@ -530,7 +530,7 @@ START_TEST(test_claim_for)
     OK(provisioning_create_claim_for(c, "fleet", ten_years, &o, &err));
     struct x509_info *info = malloc(sizeof *info);
     OK(x509_parse(json_string_value(json_object_get(o, "certificatePem")), info, &err));
-    ck_assert_int_eq(info->not_after_s - info->not_before_s, ten_years);
+    ck_assert_int_eq(info->not_after_s - info->not_before_s, ten_years + CA_BACKDATE_S);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "expiration")), NOW_S + ten_years);
     ck_assert_int_eq(attached_policies(info->id), 1);
     json_decref(o);
