@@ -216,8 +216,7 @@ say "  p99 $(median fb-p99) ms; key_csr = the device's EC P-256 key and CSR (cli
 say "  device_connect = TLS handshake + CONNACK; create_from_csr / provision = request -> /accepted answer."
 say "one device alone: $(field "$SOLO" boots_per_sec) first boots/s, p50 $(field "$SOLO" p50_ms) ms, per stage: $(for s in $STAGES; do
     printf '%s %s  ' "$s" "$(field "$SOLO" "$s")"; done)"
-say "  (create_from_csr and provision wait for the broker's next TICK to publish the worker's answer: 10 Hz"
-say "  when the broker is otherwise idle)"
+say "  (a worker's answer is published as soon as it is ready: the worker wakes the broker's loop)"
 say "registry after $BOOTS completed first boots (warm-up and tail included): $VERIFY"
 say "$ROUNDS interleaved round(s) of ${WARM} s warm-up + ${DUR} s; medians. A first boot counts when it completes"
 say "  inside the measured window. broker us/op = mosquitto's CPU (all threads: the plugin's provisioning"
