@@ -34,27 +34,20 @@
 
 #include "fleet_plugin.h"
 #include "payload.h"
+#include "prov_request.h"
 #include "provisioning.h"
 #include "topics.h"
 #include "worker.h"
 
-#define TOPIC_MAX 256 /* AWS IoT: topics are at most 256 bytes */
-#define TPL_PREFIX "$aws/provisioning-templates/"
-#define TPL_SUFFIX "/provision/"
-
-enum prov_kind { PK_CREATE, PK_CSR, PK_REGISTER, PK_SWEEP };
+#define TOPIC_MAX PROV_TOPIC_MAX
 
 struct prov_job {
     struct fp_job job; /* first: the worker hands it back */
     enum prov_kind kind;
-    enum payload_fmt fmt;
+    struct prov_request req; /* the decoded request (format, CSR, token, parameters, template) */
     int qos;
     uint64_t gen; /* the requester's connection */
     int64_t ttl_s;
-    char *csr;      /* PK_CSR */
-    char *token;    /* PK_REGISTER */
-    json_t *params; /* PK_REGISTER, or NULL */
-    char template_name[TOPIC_MAX];
     char claim_cert[65];
     char topic[TOPIC_MAX + 1]; /* the request's */
     char client_id[FP_CLIENT_ID_MAX + 1];
@@ -68,12 +61,7 @@ struct prov_job {
 
 static void job_free(struct prov_job *j)
 {
-    if (j->token) {
-        explicit_bzero(j->token, strlen(j->token));
-        free(j->token);
-    }
-    free(j->csr);
-    json_decref(j->params);
+    prov_request_free(&j->req);
     json_decref(j->resp);
     free(j);
 }
@@ -189,12 +177,13 @@ static void job_done(struct fp_plugin *p, struct fp_job *fj, int cancelled)
     } else if (cancelled) {
         /* the broker is stopping: nobody is there to answer */
     } else if (j->rc == FL_OK) {
-        answer(p, j->client_id, j->gen, j->topic, "/accepted", j->fmt, j->qos, j->resp, j->kind == PK_CREATE);
+        answer(p, j->client_id, j->gen, j->topic, "/accepted", j->req.fmt, j->qos, j->resp,
+               j->kind == PK_CREATE);
     } else {
         int status;
         const char *code;
         reject_code(j, &status, &code);
-        reject(p, j->client_id, j->gen, j->topic, j->fmt, j->qos, status, code, j->err.msg);
+        reject(p, j->client_id, j->gen, j->topic, j->req.fmt, j->qos, status, code, j->err.msg);
     }
     job_free(j);
 }
@@ -210,13 +199,13 @@ static void job_run(struct fp_job *fj, struct fl_core *wc)
         j->rc = provisioning_device_certificate(wc, NULL, j->ttl_s, &j->resp, &j->err);
         break;
     case PK_CSR:
-        j->rc = provisioning_device_certificate(wc, j->csr, j->ttl_s, &j->resp, &j->err);
+        j->rc = provisioning_device_certificate(wc, j->req.csr, j->ttl_s, &j->resp, &j->err);
         break;
     case PK_REGISTER: {
         struct provisioning_device_in in = {
-            .template_name = j->template_name,
-            .token = j->token,
-            .parameters = j->params,
+            .template_name = j->req.template_name,
+            .token = j->req.token,
+            .parameters = j->req.params,
             .claim_certificate_id = j->claim_cert[0] ? j->claim_cert : NULL,
             .client_id = j->client_id,
         };
@@ -230,13 +219,6 @@ static void job_run(struct fp_job *fj, struct fl_core *wc)
 }
 
 /* ---- requests (broker thread, MESSAGE) --------------------------------------- */
-
-/* The payload format named by the topic's last level. */
-static int topic_fmt(const char *topic, enum payload_fmt *fmt)
-{
-    const char *slash = strrchr(topic, '/');
-    return slash ? payload_fmt_from_name(slash + 1, strlen(slash + 1), fmt) : -1;
-}
 
 /* Decodes and checks a request, and starts its job. On success the job is
  * queued; on failure the requester was answered. Consumes the request
@@ -252,65 +234,31 @@ static int request(struct fp_plugin *p, struct fp_ctx *ctx, struct mosquitto_evt
         return MOSQ_ERR_ACL_DENIED;
     enum payload_fmt fmt;
     size_t tlen = strlen(ev->topic);
-    if (topic_fmt(ev->topic, &fmt) != 0 || tlen > TOPIC_MAX)
+    if (prov_request_fmt(ev->topic, &fmt) != 0 || tlen > TOPIC_MAX)
         return message_cb_consume(ev); /* the topic table routes only json and cbor here */
-    int qos = ev->qos;                 /* answers go out at the request's QoS */
     struct prov_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return MOSQ_ERR_NOMEM;
     j->job.run = job_run;
     j->job.done = job_done;
     j->kind = kind;
-    j->fmt = fmt;
-    j->qos = qos;
+    j->qos = ev->qos; /* answers go out at the request's QoS */
     j->gen = ctx->gen;
     j->ttl_s = p->opt.token_ttl_s;
     memcpy(j->topic, ev->topic, tlen + 1);
     snprintf(j->client_id, sizeof(j->client_id), "%s", ctx->client_id);
     memcpy(j->claim_cert, ctx->cert_id, sizeof(j->claim_cert));
 
-    json_t *req = NULL;
-    struct fl_err err;
-    fl_err_clear(&err);
-    const char *bad = NULL, *bad_code = "InvalidPayload";
-    if (payload_decode(fmt, ev->payload, ev->payloadlen, &req, &err) != FL_OK) {
-        bad = err.msg;
-    } else if (kind == PK_CSR) {
-        json_t *csr = json_object_get(req, "certificateSigningRequest");
-        if (!json_is_string(csr) || json_string_length(csr) == 0)
-            bad = "certificateSigningRequest is required and must be a string";
-        else if ((j->csr = strdup(json_string_value(csr))) == NULL)
-            bad = "out of memory";
-    } else if (kind == PK_REGISTER) {
-        json_t *tok = json_object_get(req, "certificateOwnershipToken");
-        json_t *params = json_object_get(req, "parameters");
-        const char *name = ev->topic + strlen(TPL_PREFIX);
-        const char *end = strstr(name, TPL_SUFFIX);
-        if (tok != NULL && !json_is_string(tok)) {
-            bad = "certificateOwnershipToken must be a string";
-        } else if (tok == NULL || json_string_length(tok) == 0) {
-            bad = "Certificate ownership token cannot be empty.",
-            bad_code = "InvalidCertificateOwnershipToken";
-        } else if (params != NULL && !json_is_object(params) && !json_is_null(params)) {
-            bad = "parameters must be an object of strings";
-        } else if (end == NULL) {
-            bad = "no template name in the topic";
-        } else {
-            memcpy(j->template_name, name, (size_t)(end - name));
-            j->template_name[end - name] = '\0';
-            j->token = strdup(json_string_value(tok));
-            j->params = json_is_object(params) ? json_incref(params) : NULL;
-            if (j->token == NULL)
-                bad = "out of memory";
-        }
-    }
-    json_decref(req);
+    const char *code = NULL;
+    char msg[256];
+    int bad = prov_request_decode(kind, ev->topic, ev->payload, (size_t)ev->payloadlen, &j->req, &code, msg,
+                                  sizeof(msg)) != 0;
     if (bad) {
-        reject(p, j->client_id, j->gen, j->topic, fmt, qos, 400, bad_code, bad);
+        reject(p, j->client_id, j->gen, j->topic, fmt, j->qos, 400, code, msg);
     } else if (worker_submit(p, &j->job) != 0) {
-        reject(p, j->client_id, j->gen, j->topic, fmt, qos, 429, "Throttled",
+        reject(p, j->client_id, j->gen, j->topic, fmt, j->qos, 429, "Throttled",
                "Too many provisioning requests are waiting; retry later");
-        bad = "busy";
+        bad = 1;
     }
     if (bad)
         job_free(j);
