@@ -962,48 +962,72 @@ enum fl_code provisioning_create_claim(struct fl_core *c, const char *template_n
     return provisioning_create_claim_for(c, template_name, PROVISIONING_CLAIM_SECONDS, out, err);
 }
 
+struct claim_tx {
+    const char *template_name;
+    const char *policy_name;
+};
+
+/* Inside the transaction that stores the claim certificate: the template
+ * still exists, and the claim policy (made on first use) is attached. */
+static enum fl_code claim_in_tx(struct fl_core *c, const char *id, void *ctx, struct fl_err *err)
+{
+    const struct claim_tx *t = ctx;
+    struct store_tpl *row = malloc(sizeof *row);
+    if (row == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    enum fl_code rc = get_tpl(c, t->template_name, row, err);
+    free(row);
+    json_t *pol = NULL;
+    if (rc == FL_OK) {
+        rc = policies_get(c, t->policy_name, &pol, err);
+        if (rc == FL_NOT_FOUND) {
+            char *doc = provisioning_claim_policy(c, t->template_name);
+            rc = doc ? policies_create(c, t->policy_name, doc, NULL, &pol, err)
+                     : fl_err_set(err, FL_INTERNAL, "out of memory");
+            free(doc);
+        }
+    }
+    json_decref(pol);
+    if (rc == FL_OK) {
+        char cert_arn[320];
+        core_arn(c, cert_arn, sizeof cert_arn, "cert", id);
+        rc = policies_attach(c, t->policy_name, cert_arn, err);
+    }
+    return rc;
+}
+
 enum fl_code provisioning_create_claim_for(struct fl_core *c, const char *template_name, int64_t valid_s,
                                            json_t **out, struct fl_err *err)
 {
     if (valid_s <= 0)
         return fl_err_set(err, FL_INVALID_REQUEST, "the claim validity must be positive");
+    /* the template first, so that a typo costs no key generation; the
+     * key pair is made before the transaction (an RSA key takes up to half
+     * a second, which must not hold the write lock), and the transaction
+     * checks the template again */
     struct store_tpl *row = malloc(sizeof *row);
     if (row == NULL)
         return fl_err_set(err, FL_INTERNAL, "out of memory");
-    json_t *o = NULL, *pol = NULL;
-    char pname[64], cert_arn[320];
-    snprintf(pname, sizeof pname, "fleetd-claim-%.36s", template_name ? template_name : "");
-    enum fl_code rc = store_begin(c->st, err);
-    if (rc == FL_OK) {
-        rc = get_tpl(c, template_name, row, err);
-        if (rc == FL_OK)
-            rc = certificates_create_keys_for(c, valid_s, 1, &o, err);
-        if (rc == FL_OK) {
-            rc = policies_get(c, pname, &pol, err);
-            if (rc == FL_NOT_FOUND) {
-                char *doc = provisioning_claim_policy(c, template_name);
-                rc = doc ? policies_create(c, pname, doc, NULL, &pol, err)
-                         : fl_err_set(err, FL_INTERNAL, "out of memory");
-                free(doc);
-            }
-        }
-        if (rc == FL_OK) {
-            snprintf(cert_arn, sizeof cert_arn, "%s",
-                     json_string_value(json_object_get(o, "certificateArn")));
-            rc = policies_attach(c, pname, cert_arn, err);
-        }
-        rc = store_end(c->st, rc, err);
-    }
-    json_decref(pol);
+    enum fl_code rc = get_tpl(c, template_name, row, err);
     free(row);
-    if (rc) {
-        json_decref(o);
+    if (rc)
         return rc;
-    }
+    char pname[64];
+    provisioning_claim_policy_name(template_name, pname);
+    struct claim_tx t = {.template_name = template_name, .policy_name = pname};
+    struct certificates_issue is = {.status = "ACTIVE", .valid_s = valid_s, .in_tx = claim_in_tx, .ctx = &t};
+    json_t *o = NULL;
+    if ((rc = certificates_create_keys_with(c, &is, &o, err)) != FL_OK)
+        return rc;
     json_object_del(o, "certificateArn");
     json_object_set_new(o, "expiration", jx_time(core_now_ms(c) + valid_s * 1000));
     *out = o;
     return FL_OK;
+}
+
+void provisioning_claim_policy_name(const char *template_name, char out[PROVISIONING_CLAIM_POLICY_MAX])
+{
+    snprintf(out, PROVISIONING_CLAIM_POLICY_MAX, "fleetd-claim-%.36s", template_name ? template_name : "");
 }
 
 /* ---- ownership tokens --------------------------------------------------------------- */

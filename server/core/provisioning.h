@@ -141,6 +141,10 @@ enum fl_code provisioning_create_claim(struct fl_core *c, const char *template_n
 enum fl_code provisioning_create_claim_for(struct fl_core *c, const char *template_name, int64_t valid_s,
                                            json_t **out, struct fl_err *err);
 
+#define PROVISIONING_CLAIM_POLICY_MAX 64
+/* The name of the claim policy of a template: "fleetd-claim-<template>". */
+void provisioning_claim_policy_name(const char *template_name, char out[PROVISIONING_CLAIM_POLICY_MAX]);
+
 /* The policy document of the claim policy of a template (malloc'd). */
 char *provisioning_claim_policy(const struct fl_core *c, const char *template_name);
 

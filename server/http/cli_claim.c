@@ -24,6 +24,7 @@
 
 #include "ca.h"
 #include "certificates.h"
+#include "cli_files.h"
 #include "policies.h"
 #include "provisioning.h"
 
@@ -65,81 +66,6 @@ int cli_claim_preparse(int argc, char **argv)
     return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp))
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Writes text to path (temp file + rename) with mode from creation on. */
-static int write_mode(const char *path, const char *text, mode_t mode)
-{
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), off = 0;
-    int ok = fchmod(fd, mode) == 0;
-    while (ok && off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        ok = w > 0;
-        if (ok)
-            off += (size_t)w;
-    }
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
-/* The host and port devices reach the broker on: the running fleetd's
- * connection.json when it has them, else the configuration. */
-static void mqtt_target(const struct daemon_config *cfg, char *host, size_t hn, int *port)
-{
-    snprintf(host, hn, "%s", cfg->core.endpoint_host);
-    *port = cfg->core.mqtt_port ? cfg->core.mqtt_port : 8883;
-    char path[700];
-    snprintf(path, sizeof(path), "%s/connection.json", cfg->data_dir);
-    json_t *j = json_load_file(path, 0, NULL);
-    if (j == NULL)
-        return;
-    const char *h = json_string_value(json_object_get(j, "mqttHost"));
-    json_int_t p = json_integer_value(json_object_get(j, "mqttPort"));
-    if (h && *h && p > 0 && p < 65536) {
-        snprintf(host, hn, "%s", h);
-        *port = (int)p;
-    }
-    json_decref(j);
-}
-
 static void iso_time(int64_t s, char out[32])
 {
     time_t t = (time_t)s;
@@ -150,7 +76,7 @@ static void iso_time(int64_t s, char out[32])
 
 struct claim {
     const char *tpl;
-    char policy[80];
+    char policy[PROVISIONING_CLAIM_POLICY_MAX];
     char cert_id[65];
     char cert_arn[320];
     char dir[PATH_MAX];
@@ -240,14 +166,14 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
     struct claim r;
     memset(&r, 0, sizeof(r));
     r.tpl = tpl;
-    snprintf(r.policy, sizeof(r.policy), "fleetd-claim-%.36s", tpl);
+    provisioning_claim_policy_name(tpl, r.policy);
 
     /* 1. the template (before anything is made: a typo costs nothing) */
     if (check_template(c, &r))
         return 1;
 
     /* 2. the files must be new (or --force) */
-    if (mkdir_p(out_dir) != 0 || realpath(out_dir, r.dir) == NULL) {
+    if (cli_mkdir_p(out_dir, 0755) != 0 || realpath(out_dir, r.dir) == NULL) {
         fprintf(stderr, "fleetd: claim create: cannot create %s: %s\n", out_dir, strerror(errno));
         return 1;
     }
@@ -263,7 +189,7 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
             return 1;
         }
     }
-    char *root = read_text(root_ca_path);
+    char *root = cli_read_text(root_ca_path);
     if (root == NULL) {
         fprintf(stderr, "fleetd: claim create: cannot read the root CA %s\n", root_ca_path);
         return 1;
@@ -293,14 +219,15 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
     struct x509_info info;
     r.not_after_s =
         cert && x509_parse(cert, &info, &err) == FL_OK ? info.not_after_s : core_now_ms(c) / 1000 + valid_s;
-    mqtt_target(cfg, r.host, sizeof(r.host), &r.port);
+    cli_mqtt_target(cfg, r.host, sizeof(r.host), &r.port);
 
     /* 4. the files */
     json_t *meta = claim_json(&r);
     char *meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     int ok = cert && key && meta_text;
-    if (ok && (write_mode(r.key_file, key, 0600) != 0 || write_mode(r.cert_file, cert, 0644) != 0 ||
-               write_mode(r.ca_file, root, 0644) != 0 || write_mode(r.json_file, meta_text, 0644) != 0)) {
+    if (ok &&
+        (cli_write_file(r.key_file, key, 0600) != 0 || cli_write_file(r.cert_file, cert, 0644) != 0 ||
+         cli_write_file(r.ca_file, root, 0644) != 0 || cli_write_file(r.json_file, meta_text, 0644) != 0)) {
         fprintf(stderr, "fleetd: claim create: cannot write the files in %s: %s\n", r.dir, strerror(errno));
         ok = 0;
     }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "certificates.h"
+#include "cli_files.h"
 #include "policies.h"
 #include "policy_eval.h"
 #include "principals.h"
@@ -58,61 +59,6 @@ static int usage(void)
     return 2;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp))
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Writes text to path (replacing it) with mode. */
-static int write_mode(const char *path, const char *text, mode_t mode)
-{
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), off = 0;
-    int ok = fchmod(fd, mode) == 0;
-    while (ok && off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        ok = w > 0;
-        if (ok)
-            off += (size_t)w;
-    }
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
 /* Appends s to out, single-quoted for a POSIX shell when it needs it. */
 static void shell_word(char *out, size_t n, const char *s)
 {
@@ -139,26 +85,6 @@ static void shell_word(char *out, size_t n, const char *s)
     if (o + 1 < n)
         out[o++] = '\'';
     out[o < n ? o : n - 1] = '\0';
-}
-
-/* The host and port devices reach the broker on: the running fleetd's
- * connection.json when it has them, else the configuration. */
-static void mqtt_target(const struct daemon_config *cfg, char *host, size_t hn, int *port)
-{
-    snprintf(host, hn, "%s", cfg->core.endpoint_host);
-    *port = cfg->core.mqtt_port ? cfg->core.mqtt_port : 8883;
-    char path[700];
-    snprintf(path, sizeof(path), "%s/connection.json", cfg->data_dir);
-    json_t *j = json_load_file(path, 0, NULL);
-    if (j == NULL)
-        return;
-    const char *h = json_string_value(json_object_get(j, "mqttHost"));
-    json_int_t p = json_integer_value(json_object_get(j, "mqttPort"));
-    if (h && *h && p > 0 && p < 65536) {
-        snprintf(host, hn, "%s", h);
-        *port = (int)p;
-    }
-    json_decref(j);
 }
 
 struct result {
@@ -284,7 +210,7 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
     }
 
     /* 2. the output files must be new (or --force) */
-    if (mkdir_p(out_dir) != 0) {
+    if (cli_mkdir_p(out_dir, 0755) != 0) {
         fprintf(stderr, "fleetd: device create: cannot create %s: %s\n", out_dir, strerror(errno));
         return 1;
     }
@@ -306,7 +232,7 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
                 access(r.cert_file, F_OK) == 0 ? r.cert_file : r.key_file);
         return 1;
     }
-    char *root = read_text(root_ca_path);
+    char *root = cli_read_text(root_ca_path);
     if (root == NULL) {
         fprintf(stderr, "fleetd: device create: cannot read the root CA %s\n", root_ca_path);
         return 1;
@@ -343,8 +269,8 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
     snprintf(r.cert_arn, sizeof(r.cert_arn), "%s",
              json_string_value(json_object_get(keys, "certificateArn")));
     int ok = cert && key;
-    if (ok && (write_mode(r.key_file, key, 0600) != 0 || write_mode(r.cert_file, cert, 0644) != 0 ||
-               write_mode(r.ca_file, root, 0644) != 0)) {
+    if (ok && (cli_write_file(r.key_file, key, 0600) != 0 || cli_write_file(r.cert_file, cert, 0644) != 0 ||
+               cli_write_file(r.ca_file, root, 0644) != 0)) {
         fprintf(stderr, "fleetd: device create: cannot write the files in %s: %s\n", abs, strerror(errno));
         ok = 0;
     }
@@ -370,7 +296,7 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
     }
 
     /* 5. what to type next */
-    mqtt_target(cfg, r.host, sizeof(r.host), &r.port);
+    cli_mqtt_target(cfg, r.host, sizeof(r.host), &r.port);
     pick_topics(c, &r);
     char pub[4 * PATH_MAX], rr[4 * PATH_MAX];
     print_lines(&r, pub, sizeof(pub), rr, sizeof(rr));

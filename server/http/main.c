@@ -30,6 +30,7 @@
 #include "certificates.h"
 #include "cli_claim.h"
 #include "cli_device.h"
+#include "cli_files.h"
 #include "config.h"
 #include "connectivity.h"
 #include "core.h"
@@ -55,42 +56,9 @@ static int usage(FILE *f)
     return f == stderr ? 2 : 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Writes text to path atomically (temp file + rename) with mode 0600. */
-static int write_file(const char *path, const char *text)
-{
-    char tmp[600];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return -1;
-    chmod(tmp, 0600);
-    int ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 static int open_db(const struct daemon_config *cfg, char *db_path, size_t n)
 {
-    if (mkdir_p(cfg->data_dir, 0700) != 0) {
+    if (cli_mkdir_p(cfg->data_dir, 0700) != 0) {
         fprintf(stderr, "fleetd: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
         return -1;
     }
@@ -290,7 +258,7 @@ static int write_client_files(struct fl_core *c, const struct daemon_config *cfg
     snprintf(path, sizeof(path), "%s/credentials", abs_dir);
     snprintf(buf, sizeof(buf), "[fleetd]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n",
              k.access_key_id, k.secret, cfg->core.region);
-    if (write_file(path, buf) != 0)
+    if (cli_write_file(path, buf, 0600) != 0)
         return -1;
     json_t *j = json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s}", "apiEndpoint", "http://", cfg->http_bind,
                           "region", cfg->core.region, "accountId", cfg->core.account_id, "accessKeyId",
@@ -309,7 +277,7 @@ static int write_client_files(struct fl_core *c, const struct daemon_config *cfg
     json_decref(j);
     char cpath[600];
     snprintf(cpath, sizeof(cpath), "%s/connection.json", abs_dir);
-    int rc = s ? write_file(cpath, s) : -1;
+    int rc = s ? cli_write_file(cpath, s, 0600) : -1;
     free(s);
     memset(k.secret, 0, sizeof(k.secret));
     return rc;

@@ -30,6 +30,7 @@ struct tjob {
     struct fp_job job;
     int id;
     int ran, done, cancelled;
+    int started; /* set first thing by t_run (atomic) */
     struct fl_core *wc;
     pthread_t thread;
     int gate; /* wait until *gate_open */
@@ -48,6 +49,7 @@ static void sleep_ms(int ms)
 static void t_run(struct fp_job *j, struct fl_core *wc)
 {
     struct tjob *t = (struct tjob *)j;
+    __atomic_store_n(&t->started, 1, __ATOMIC_RELEASE);
     while (t->gate && !__atomic_load_n(&gate_open, __ATOMIC_ACQUIRE))
         sleep_ms(1);
     t->wc = wc;
@@ -198,7 +200,7 @@ END_TEST
 static void *open_gate_later(void *arg)
 {
     (void)arg;
-    sleep_ms(50);
+    sleep_ms(300); /* long after worker_stop has asked the threads to stop */
     __atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -209,7 +211,11 @@ START_TEST(test_queue_bound_and_stop)
     /* the one worker is held by a gated job; the queue fills up */
     struct tjob gate = {.job = {.run = t_run, .done = t_done}, .gate = 1};
     ck_assert_int_eq(worker_submit(p, &gate.job), 0);
-    sleep_ms(20); /* picked up by the worker */
+    /* picked up by the worker (waiting on a flag: a loaded machine may
+     * take longer than any fixed sleep) */
+    for (int i = 0; i < 10000 && !__atomic_load_n(&gate.started, __ATOMIC_ACQUIRE); i++)
+        sleep_ms(1);
+    ck_assert(__atomic_load_n(&gate.started, __ATOMIC_ACQUIRE));
     struct tjob *t = calloc(FP_WORKER_QUEUE + 1, sizeof(*t));
     for (int i = 0; i < FP_WORKER_QUEUE; i++) {
         t[i].job.run = t_run;
