@@ -28,13 +28,11 @@ set -u
 
 BUILD=${1:?usage: bench/firstboot.sh BUILD_DIR}
 BENCH_DIR=$(dirname "$0")
+. "$BENCH_DIR/lib.sh"
 FLEETD=$BUILD/fleetd
 MQTTGEN=$BUILD/mqttgen
-PLUGIN=$(cd "$BUILD" 2>/dev/null && pwd)/mosquitto_fleet.so
-for b in "$FLEETD" "$MQTTGEN" /usr/sbin/mosquitto; do
-    [ -x "$b" ] || { echo "bench: $b is missing (run make first)" >&2; exit 2; }
-done
-[ -f "$PLUGIN" ] || { echo "bench: $PLUGIN is missing (make $BUILD/mosquitto_fleet.so)" >&2; exit 2; }
+need_bins "$FLEETD" "$MQTTGEN" /usr/sbin/mosquitto
+need_plugin "$BUILD"
 
 WORKERS=${BENCH_FB_WORKERS:-16}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -49,12 +47,7 @@ fi
 CONN_DEVICES=$((WORKERS * 4)) # each connect worker cycles over its own 4
 TEMPLATE=BenchFirstBoot
 
-OUT=$BUILD/bench-results
-mkdir -p "$OUT"
-TABLE=${BENCH_TABLE:-$OUT/firstboot-results.txt}
-RESULTS=${BENCH_RESULTS:-$OUT/firstboot-results.jsonl}
-[ -n "${BENCH_TABLE:-}" ] || : > "$TABLE"
-[ -n "${BENCH_RESULTS:-}" ] || : > "$RESULTS"
+bench_output "$BUILD" firstboot
 WORK=$(mktemp -d /tmp/fleetd-firstboot-bench.XXXXXX) || exit 2
 FLEETD_PID=
 FAILED=0
@@ -73,54 +66,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-say() { printf '%s\n' "$*" | tee -a "$TABLE"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-field() { printf '%s\n' "$1" | sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p"; }
-wait_port() {
-    python3 - "$1" <<'EOF'
-import socket, sys, time
-end = time.time() + 10
-while time.time() < end:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
-}
-broker_pid() {
-    p=$(cat "$WORK/data/broker/broker.pid" 2>/dev/null)
-    if [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = mosquitto ]; then
-        printf '%s' "$p"
-    else
-        echo "bench: fleetd's broker is not running; log:" >&2
-        tail -n 20 "$WORK/data/broker/mosquitto.log" "$WORK/fleetd.log" >&2
-        exit 1
-    fi
-}
-
 # ---- fleetd + its broker, devices, template, claim --------------------------------
-mkdir -p "$WORK/data" "$WORK/dev"
-FLEETD_DATA_DIR=$WORK/data FLEETD_HTTP_PORT=0 FLEETD_BROKER=on FLEETD_BROKER_PLUGIN=$PLUGIN \
-    FLEETD_MQTT_PORT=0 FLEETD_MQTT_BIND=127.0.0.1 FLEETD_DEVICE_KEY_TYPE=ec \
-    "$FLEETD" serve > "$WORK/fleetd.log" 2>&1 &
-FLEETD_PID=$!
-CONN=$WORK/data/connection.json
-i=0
-while [ $i -lt 300 ]; do
-    grep -q mqttPort "$CONN" 2>/dev/null && grep -q '}' "$CONN" && [ -s "$WORK/data/broker/broker.pid" ] && break
-    kill -0 "$FLEETD_PID" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-PORT=$(sed -n 's/.*"mqttPort": *\([0-9]*\).*/\1/p' "$CONN" 2>/dev/null)
-if [ -z "$PORT" ] || ! wait_port "$PORT"; then
-    echo "bench: fleetd with its broker did not start; log:" >&2
-    tail -n 20 "$WORK/fleetd.log" "$WORK/data/broker/mosquitto.log" >&2
-    exit 1
-fi
-broker_pid > /dev/null
+mkdir -p "$WORK/dev"
+start_fleet_broker "$WORK/fleetd.log"
 if ! python3 "$BENCH_DIR/fleet_setup.py" devices --conn "$CONN" --out "$WORK/dev" --count "$CONN_DEVICES" \
     > /dev/null; then
     echo "bench: creating $CONN_DEVICES devices through fleetd failed" >&2
@@ -140,19 +88,9 @@ fi
 gen() {
     m=$1
     shift
-    LINE=$("$MQTTGEN" "$m" --port "$PORT" --broker-pid "$(broker_pid)" "$@")
-    [ -n "$LINE" ] && printf '%s\n' "$LINE" >> "$RESULTS"
-    if [ -z "$LINE" ] || [ "$(field "$LINE" errors)" != 0 ]; then
-        echo "bench: mqttgen $m had errors" >&2
-        FAILED=1
-    fi
+    LINE=$("$MQTTGEN" "$m" --port "$FLEET_PORT" --broker-pid "$(fleet_broker_pid)" "$@")
+    keep_line "bench: mqttgen $m had errors"
 }
-record() { printf '%s %s\n' "$1" "${2:-0}" >> "$WORK/values"; }
-median() {
-    awk -v k="$1" '$1 == k { print $2 }' "$WORK/values" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'
-}
-runs() { awk -v k="$1" '$1 == k { printf "%s%.0f", sep, $2; sep = "/" }' "$WORK/values"; }
 
 say ""
 say "first boot ($MODE) - fleet provisioning over MQTT against the bare mTLS connect, same broker, same run;"

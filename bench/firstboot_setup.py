@@ -5,7 +5,7 @@
   firstboot_setup.py setup --conn CONN --template NAME
       thing type EnvironmentalSensor, policy SensorDevicePolicy (connect as the thing, publish/receive/
       subscribe under things/<thing>/) and the fleet-provisioning template NAME with issue 5's body,
-      verbatim, enabled
+      verbatim, enabled (all three from tests/lib/sensor_template.py)
   firstboot_setup.py verify --conn CONN --expect N [--sample 50]
       exactly N things of type EnvironmentalSensor; a sample of them each with exactly one ACTIVE
       certificate attached; no certificate left PENDING_ACTIVATION. Prints one JSON line.
@@ -14,40 +14,22 @@ Every call must succeed, or the script exits non-zero naming the call.
 """
 import argparse
 import json
+import os
 import random
 import sys
 
 from fleet_setup import client
 
-TEMPLATE = """{"Parameters": {"SerialNumber": {"Type": "String"}, "HardwareRevision": {"Type": "String"},
-                "AWS::IoT::Certificate::Id": {"Type": "String"}},
- "Resources": {
-  "thing": {"Type": "AWS::IoT::Thing", "Properties": {
-     "ThingName": {"Fn::Join": ["-", ["device", {"Ref": "SerialNumber"}]]},
-     "ThingTypeName": "EnvironmentalSensor",
-     "AttributePayload": {"hwRevision": {"Ref": "HardwareRevision"}, "firmwareVersion": "1.0.0"}}},
-  "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
-     "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
-  "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "SensorDevicePolicy"}}}}"""
-
-THING = "${iot:Connection.Thing.ThingName}"
-
-
-def sensor_policy(region, account):
-    arn = f"arn:aws:iot:{region}:{account}"
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{arn}:client/{THING}"},
-        {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": f"{arn}:topic/things/{THING}/*"},
-        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{arn}:topicfilter/things/{THING}/*"},
-    ]}
+# the template and what it names: one copy, shared with the tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from sensor_template import (SENSOR_TEMPLATE, SENSOR_THING_TYPE, create_sensor_prerequisites,  # noqa: E402
+                             sensor_policy_document)
 
 
 def cmd_setup(a):
     iot, conn = client(a.conn)
-    iot.create_thing_type(thingTypeName="EnvironmentalSensor")
-    iot.create_policy(policyName="SensorDevicePolicy",
-                      policyDocument=json.dumps(sensor_policy(conn["region"], conn["accountId"])))
-    iot.create_provisioning_template(templateName=a.template, templateBody=TEMPLATE, enabled=True,
+    create_sensor_prerequisites(iot, sensor_policy_document(conn["region"], conn["accountId"]))
+    iot.create_provisioning_template(templateName=a.template, templateBody=SENSOR_TEMPLATE, enabled=True,
                                      provisioningRoleArn="arn:aws:iam::123456789012:role/BenchProvisioning")
     print(a.template)
 
@@ -55,7 +37,7 @@ def cmd_setup(a):
 def cmd_verify(a):
     iot, _ = client(a.conn)
     things = []
-    kw = {"thingTypeName": "EnvironmentalSensor", "maxResults": 250}
+    kw = {"thingTypeName": SENSOR_THING_TYPE, "maxResults": 250}
     while True:
         page = iot.list_things(**kw)
         things += [t["thingName"] for t in page["things"]]

@@ -23,14 +23,12 @@ set -u
 
 BUILD=${1:?usage: bench/mqtt.sh BUILD_DIR}
 BENCH_DIR=$(dirname "$0")
+. "$BENCH_DIR/lib.sh"
 FLEETD=$BUILD/fleetd
 MQTTGEN=$BUILD/mqttgen
-PLUGIN=$(cd "$BUILD" 2>/dev/null && pwd)/mosquitto_fleet.so
 MOSQUITTO=${BENCH_MOSQUITTO:-/usr/sbin/mosquitto}
-for b in "$FLEETD" "$MQTTGEN" "$MOSQUITTO"; do
-    [ -x "$b" ] || { echo "bench: $b is missing (run make first)" >&2; exit 2; }
-done
-[ -f "$PLUGIN" ] || { echo "bench: $PLUGIN is missing (make $BUILD/mosquitto_fleet.so)" >&2; exit 2; }
+need_bins "$FLEETD" "$MQTTGEN" "$MOSQUITTO"
+need_plugin "$BUILD"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     MODE=quick
@@ -48,12 +46,7 @@ fi
 BASE=20      # devices connected before the memory baseline is taken
 WORKERS=4    # connect-rate workers (4 parallel clients, as the reference file measured)
 
-OUT=$BUILD/bench-results
-mkdir -p "$OUT"
-TABLE=${BENCH_TABLE:-$OUT/mqtt-results.txt}
-RESULTS=${BENCH_RESULTS:-$OUT/mqtt-results.jsonl}
-[ -n "${BENCH_TABLE:-}" ] || : > "$TABLE"
-[ -n "${BENCH_RESULTS:-}" ] || : > "$RESULTS"
+bench_output "$BUILD" mqtt
 WORK=$(mktemp -d /tmp/fleetd-mqtt-bench.XXXXXX) || exit 2
 FLEETD_PID=
 BARE_PID=
@@ -80,62 +73,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-say() { printf '%s\n' "$*" | tee -a "$TABLE"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-field() { printf '%s\n' "$1" | sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p"; }
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s)
-wait_port() {
-    python3 - "$1" <<'EOF'
-import socket, sys, time
-end = time.time() + 10
-while time.time() < end:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
-}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-is_mosquitto() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = mosquitto ]; }
-
-# the broker fleetd supervises may have been restarted: read its pid each time
-fleet_broker_pid() {
-    p=$(cat "$WORK/data/broker/broker.pid" 2>/dev/null)
-    if [ -n "$p" ] && is_mosquitto "$p"; then
-        printf '%s' "$p"
-    else
-        echo "bench: fleetd's broker is not running; log:" >&2
-        tail -n 20 "$WORK/data/broker/mosquitto.log" "$WORK/fleetd-mqtt.log" >&2
-        exit 1
-    fi
-}
 
 # ---- fleetd + its broker, the devices, the bare broker ------------------------
-mkdir -p "$WORK/data" "$WORK/bare" "$WORK/dev"
-FLEETD_DATA_DIR=$WORK/data FLEETD_HTTP_PORT=0 FLEETD_BROKER=on FLEETD_BROKER_PLUGIN=$PLUGIN \
-    FLEETD_MQTT_PORT=0 FLEETD_MQTT_BIND=127.0.0.1 FLEETD_DEVICE_KEY_TYPE=ec \
-    "$FLEETD" serve > "$WORK/fleetd-mqtt.log" 2>&1 &
-FLEETD_PID=$!
-CONN=$WORK/data/connection.json
-i=0
-while [ $i -lt 300 ]; do
-    grep -q mqttPort "$CONN" 2>/dev/null && grep -q '}' "$CONN" && [ -s "$WORK/data/broker/broker.pid" ] && break
-    kill -0 "$FLEETD_PID" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-FLEET_PORT=$(sed -n 's/.*"mqttPort": *\([0-9]*\).*/\1/p' "$CONN" 2>/dev/null)
-if [ -z "$FLEET_PORT" ] || ! wait_port "$FLEET_PORT"; then
-    echo "bench: fleetd with its broker did not start; log:" >&2
-    tail -n 20 "$WORK/fleetd-mqtt.log" "$WORK/data/broker/mosquitto.log" >&2
-    exit 1
-fi
-fleet_broker_pid > /dev/null
+mkdir -p "$WORK/bare" "$WORK/dev"
+start_fleet_broker "$WORK/fleetd-mqtt.log"
 
 NDEV=$((BASE + HOLD_N))
 T0=$(date +%s)
@@ -184,20 +126,8 @@ gen() {
     shift 2
     LINE=$("$MQTTGEN" "$m" --port "$(port_of "$b")" --certs "$WORK/dev" --broker-pid "$(pid_of "$b")" \
         --label "$b" "$@")
-    [ -n "$LINE" ] && printf '%s\n' "$LINE" >> "$RESULTS"
-    if [ -z "$LINE" ] || [ "$(field "$LINE" errors)" != 0 ]; then
-        echo "bench: mqttgen $m against $b had errors" >&2
-        FAILED=1
-    fi
+    keep_line "bench: mqttgen $m against $b had errors"
 }
-
-# record KEY VALUE / median KEY: medians over the interleaved rounds
-record() { printf '%s %s\n' "$1" "${2:-0}" >> "$WORK/values"; }
-median() {
-    awk -v k="$1" '$1 == k { print $2 }' "$WORK/values" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'
-}
-runs() { awk -v k="$1" '$1 == k { printf "%s%.0f", sep, $2; sep = "/" }' "$WORK/values"; }
 
 # ---- memory per connected device (fresh brokers, before any other load) --------
 # hold: BASE devices connect, subscribe to things/<id>/# and get one QoS 1

@@ -593,6 +593,67 @@ out:
     return rc;
 }
 
+/* ---- timed runs (connect, firstboot) ------------------------------------------ */
+
+/* What run_timed needs of a worker: the first member of each timed mode's
+ * worker, so that run_timed can walk an array of them by its element size. */
+struct timed {
+    pthread_t tid;
+    int index;
+    long long ops;             /* completed inside the measured window */
+    uint32_t lat[LAT_BUCKETS]; /* their latencies; the bucket width is the mode's */
+};
+
+/* One op completed inside the measured window, b buckets long. */
+static void timed_count(struct timed *t, int64_t b)
+{
+    t->ops++;
+    t->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+}
+
+/* All workers' counts over the measured window. */
+struct timed_sum {
+    uint64_t ops;
+    uint64_t lat[LAT_BUCKETS];
+    double broker_cpu_s; /* -1 when the broker's CPU could not be read */
+    double client_cpu_s;
+};
+
+/* Sets *measure_ns and *end_ns from --warmup and --duration (the workers read
+ * them), starts one thread main_fn(worker) per worker (o->workers of them,
+ * size bytes apart at ws, each beginning with its struct timed), sleeps
+ * through the window reading the broker's and this process's CPU at its ends,
+ * joins the threads and sums their counts into *sum. Returns how many threads
+ * started: o->workers, or fewer when pthread_create failed. */
+static int run_timed(const struct opts *o, void *ws, size_t size, void *(*main_fn)(void *),
+                     int64_t *measure_ns, int64_t *end_ns, struct timed_sum *sum)
+{
+    int started = 0;
+    *measure_ns = now_ns() + (int64_t)(o->warmup * 1e9);
+    *end_ns = *measure_ns + (int64_t)(o->duration * 1e9);
+    for (; started < o->workers; started++) {
+        struct timed *t = (struct timed *)((char *)ws + (size_t)started * size);
+        t->index = started;
+        if (pthread_create(&t->tid, NULL, main_fn, t) != 0)
+            break;
+    }
+    sleep_ns(*measure_ns - now_ns());
+    double b0 = proc_cpu_s(o->broker_pid), c0 = self_cpu_s();
+    sleep_ns(*end_ns - now_ns());
+    double b1 = proc_cpu_s(o->broker_pid), c1 = self_cpu_s();
+    memset(sum, 0, sizeof *sum);
+    sum->broker_cpu_s = (b0 >= 0 && b1 >= 0) ? b1 - b0 : -1;
+    sum->client_cpu_s = c1 - c0;
+    for (int i = 0; i < started; i++) {
+        struct timed *t = (struct timed *)((char *)ws + (size_t)i * size);
+        pthread_join(t->tid, NULL);
+        sum->ops += (uint64_t)t->ops;
+        for (int b = 0; b < LAT_BUCKETS; b++)
+            sum->lat[b] += t->lat[b];
+    }
+    return started;
+}
+
 /* ---- connect rate ------------------------------------------------------------ */
 
 struct conn_shared {
@@ -603,23 +664,21 @@ struct conn_shared {
 };
 
 struct conn_worker {
+    struct timed t; /* first: run_timed's part */
     struct conn_shared *sh;
-    int index;
-    long long ops, warm_ops;
-    uint32_t lat[LAT_BUCKETS];
-    pthread_t tid;
+    long long warm_ops;
 };
 
 static void *connect_main(void *arg)
 {
     struct conn_worker *w = arg;
     const struct opts *o = w->sh->o;
-    int nmine = (o->devices - w->index + o->workers - 1) / o->workers, k = 0;
+    int nmine = (o->devices - w->t.index + o->workers - 1) / o->workers, k = 0;
     while (nmine > 0) {
         int64_t t = now_ns();
         if (t >= w->sh->end_ns)
             break;
-        const struct device *dev = &w->sh->devs[w->index + o->workers * (k++ % nmine)];
+        const struct device *dev = &w->sh->devs[w->t.index + o->workers * (k++ % nmine)];
         struct client c;
         int rc = client_connect(o, &c, dev, NULL, 60, 0);
         int64_t t2 = now_ns();
@@ -630,9 +689,7 @@ static void *connect_main(void *arg)
             continue;
         }
         if (t >= w->sh->measure_ns && t2 <= w->sh->end_ns) {
-            w->ops++;
-            int64_t b = (t2 - t) / 100000; /* 0.1 ms */
-            w->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+            timed_count(&w->t, (t2 - t) / 100000); /* 0.1 ms buckets */
         } else {
             w->warm_ops++;
         }
@@ -658,43 +715,26 @@ static int run_connect(const struct opts *o)
     struct device *devs = load_devices(o, o->first, o->devices);
     struct conn_worker *ws = calloc((size_t)o->workers, sizeof *ws);
     struct conn_shared sh;
-    int rc = 1, started = 0;
+    struct timed_sum sum;
+    int rc = 1;
     if (devs == NULL || ws == NULL)
         goto out;
     memset(&sh, 0, sizeof sh);
     sh.o = o;
     sh.devs = devs;
-    int64_t t0 = now_ns();
-    sh.measure_ns = t0 + (int64_t)(o->warmup * 1e9);
-    sh.end_ns = sh.measure_ns + (int64_t)(o->duration * 1e9);
-    for (; started < o->workers; started++) {
-        ws[started].sh = &sh;
-        ws[started].index = started;
-        if (pthread_create(&ws[started].tid, NULL, connect_main, &ws[started]) != 0)
-            break;
-    }
-    sleep_ns(sh.measure_ns - now_ns());
-    double b0 = proc_cpu_s(o->broker_pid), c0 = self_cpu_s();
-    sleep_ns(sh.end_ns - now_ns());
-    double b1 = proc_cpu_s(o->broker_pid), c1 = self_cpu_s();
-    for (int i = 0; i < started; i++)
-        pthread_join(ws[i].tid, NULL);
-    if (started == o->workers) {
-        uint64_t h[LAT_BUCKETS] = {0}, ops = 0;
-        for (int i = 0; i < o->workers; i++) {
-            ops += (uint64_t)ws[i].ops;
-            for (int b = 0; b < LAT_BUCKETS; b++)
-                h[b] += ws[i].lat[b];
-        }
-        double bcpu = (b0 >= 0 && b1 >= 0) ? b1 - b0 : -1;
+    for (int i = 0; i < o->workers; i++)
+        ws[i].sh = &sh;
+    if (run_timed(o, ws, sizeof *ws, connect_main, &sh.measure_ns, &sh.end_ns, &sum) == o->workers) {
+        uint64_t ops = sum.ops;
+        double bcpu = sum.broker_cpu_s;
         int errors = atomic_load(&sh.errors) + (ops == 0);
         printf("{\"mode\":\"connect\",\"label\":\"%s\",\"workers\":%d,\"devices\":%d,\"connects\":%llu,"
                "\"seconds\":%.6f,\"connects_per_sec\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"broker_cpu_s\":%"
                ".3f,"
                "\"broker_us_per_connect\":%.1f,\"client_cpu_s\":%.3f,\"errors\":%d}\n",
                o->label, o->workers, o->devices, (unsigned long long)ops, o->duration,
-               (double)ops / o->duration, lat_quantile(h, ops, 0.5), lat_quantile(h, ops, 0.99), bcpu,
-               (bcpu >= 0 && ops > 0) ? bcpu * 1e6 / (double)ops : -1.0, c1 - c0, errors);
+               (double)ops / o->duration, lat_quantile(sum.lat, ops, 0.5), lat_quantile(sum.lat, ops, 0.99),
+               bcpu, (bcpu >= 0 && ops > 0) ? bcpu * 1e6 / (double)ops : -1.0, sum.client_cpu_s, errors);
         rc = errors ? 1 : 0;
     }
 out:
@@ -877,13 +917,11 @@ struct fb_shared {
 };
 
 struct fb_worker {
+    struct timed t; /* first: run_timed's part; lat in 1 ms buckets */
     struct fb_shared *sh;
     SSL_CTX *dev_ctx; /* reused for each new device: SSL_CTX_new is costly in OpenSSL 3 */
-    int index;
-    long long ops, seq;
+    long long seq;
     double stage_s[FB_STAGES];
-    uint32_t lat[LAT_BUCKETS]; /* 1 ms buckets */
-    pthread_t tid;
 };
 
 /* Appends s to out[*len..cap) as the body of a JSON string. 0, or -1 when full. */
@@ -1078,7 +1116,7 @@ static int fb_boot(struct fb_worker *w, double st[FB_STAGES])
     char serial[ID_CAP], thing[ID_CAP], cert_id[80], token[1024];
     char t_csr[] = "$aws/certificates/create-from-csr/json";
     char t_prov[ID_CAP + 64], f[4][ID_CAP + 80];
-    snprintf(serial, sizeof serial, "%.24s%d-%lld", o->serial, w->index % 1000, w->seq++ % 100000000);
+    snprintf(serial, sizeof serial, "%.24s%d-%lld", o->serial, w->t.index % 1000, w->seq++ % 100000000);
     snprintf(t_prov, sizeof t_prov, "$aws/provisioning-templates/%s/provision/json", o->tpl);
     snprintf(f[0], sizeof f[0], "%s/accepted", t_csr);
     snprintf(f[1], sizeof f[1], "%s/rejected", t_csr);
@@ -1198,9 +1236,7 @@ static void *fb_main(void *arg)
                 w->stage_s[i] += st[i];
                 total += st[i];
             }
-            w->ops++;
-            int64_t b = (int64_t)(total * 1000); /* 1 ms buckets */
-            w->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+            timed_count(&w->t, (int64_t)(total * 1000)); /* 1 ms buckets */
         }
     }
     SSL_CTX_free(w->dev_ctx);
@@ -1227,8 +1263,9 @@ static int run_firstboot(const struct opts *o)
 {
     struct fb_shared sh;
     struct fb_worker *ws = calloc((size_t)o->workers, sizeof *ws);
+    struct timed_sum sum;
     char ca[PATH_CAP + 32];
-    int rc = 1, started = 0;
+    int rc = 1;
     memset(&sh, 0, sizeof sh);
     sh.o = o;
     snprintf(ca, sizeof ca, "%s/root-CA.crt", o->claim);
@@ -1239,44 +1276,26 @@ static int run_firstboot(const struct opts *o)
     }
     if ((sh.claim_ctx = fb_claim_ctx(&sh, o->claim)) == NULL)
         goto out;
-    int64_t t0 = now_ns();
-    sh.measure_ns = t0 + (int64_t)(o->warmup * 1e9);
-    sh.end_ns = sh.measure_ns + (int64_t)(o->duration * 1e9);
-    for (; started < o->workers; started++) {
-        ws[started].sh = &sh;
-        ws[started].index = started;
-        if (pthread_create(&ws[started].tid, NULL, fb_main, &ws[started]) != 0)
-            break;
-    }
-    sleep_ns(sh.measure_ns - now_ns());
-    double b0 = proc_cpu_s(o->broker_pid), c0 = self_cpu_s();
-    sleep_ns(sh.end_ns - now_ns());
-    double b1 = proc_cpu_s(o->broker_pid), c1 = self_cpu_s();
-    for (int i = 0; i < started; i++)
-        pthread_join(ws[i].tid, NULL);
-    if (started == o->workers) {
-        uint64_t h[LAT_BUCKETS] = {0}, ops = 0;
-        double stage[FB_STAGES] = {0};
-        for (int i = 0; i < o->workers; i++) {
-            ops += (uint64_t)ws[i].ops;
+    for (int i = 0; i < o->workers; i++)
+        ws[i].sh = &sh;
+    if (run_timed(o, ws, sizeof *ws, fb_main, &sh.measure_ns, &sh.end_ns, &sum) == o->workers) {
+        uint64_t ops = sum.ops;
+        double bcpu = sum.broker_cpu_s, stage[FB_STAGES] = {0};
+        for (int i = 0; i < o->workers; i++)
             for (int s = 0; s < FB_STAGES; s++)
                 stage[s] += ws[i].stage_s[s];
-            for (int b = 0; b < LAT_BUCKETS; b++)
-                h[b] += ws[i].lat[b];
-        }
-        double bcpu = (b0 >= 0 && b1 >= 0) ? b1 - b0 : -1;
         int errors = atomic_load(&sh.errors) + (ops == 0);
         printf("{\"mode\":\"firstboot\",\"label\":\"%s\",\"workers\":%d,\"template\":\"%s\",\"boots\":%llu,"
                "\"seconds\":%.6f,\"boots_per_sec\":%.1f,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"stage_ms\":{",
                o->label, o->workers, o->tpl, (unsigned long long)ops, o->duration, (double)ops / o->duration,
-               lat_quantile(h, ops, 0.5) * 10, lat_quantile(h, ops, 0.99) * 10);
+               lat_quantile(sum.lat, ops, 0.5) * 10, lat_quantile(sum.lat, ops, 0.99) * 10);
         for (int s = 0; s < FB_STAGES; s++)
             printf("%s\"%s\":%.2f", s ? "," : "", FB_STAGE_NAMES[s],
                    ops ? stage[s] * 1000 / (double)ops : 0.0);
         printf("},\"completed_total\":%lld,\"broker_cpu_s\":%.3f,\"broker_us_per_boot\":%.1f,"
                "\"client_cpu_s\":%.3f,\"errors\":%d}\n",
                (long long)atomic_load(&sh.total), bcpu,
-               (bcpu >= 0 && ops > 0) ? bcpu * 1e6 / (double)ops : -1.0, c1 - c0, errors);
+               (bcpu >= 0 && ops > 0) ? bcpu * 1e6 / (double)ops : -1.0, sum.client_cpu_s, errors);
         rc = errors ? 1 : 0;
     }
 out:

@@ -22,11 +22,10 @@ set -u
 
 BUILD=${1:?usage: bench/run.sh BUILD_DIR}
 BENCH_DIR=$(dirname "$0")
+. "$BENCH_DIR/lib.sh"
 FLEETD=$BUILD/fleetd
 LOADGEN=$BUILD/loadgen
-for b in "$FLEETD" "$LOADGEN"; do
-    [ -x "$b" ] || { echo "bench: $b is missing (run make first)" >&2; exit 2; }
-done
+need_bins "$FLEETD" "$LOADGEN"
 PARTS=" ${BENCH_PARTS:-registry scale mqtt firstboot} "
 part() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 if part registry; then
@@ -81,12 +80,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
-
-say() { printf '%s\n' "$*" | tee -a "$TABLE"; }
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_fleetd DATADIR LOG: sets FLEETD_PID, FLEETD_CONN
 start_fleetd() {
@@ -143,11 +136,6 @@ stop_moto() {
     MOTO_PID=
 }
 
-# field JSONLINE NAME: a number field of loadgen's compact result line
-field() {
-    printf '%s\n' "$1" | sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p"
-}
-
 # lg SERVER ARGS...: runs loadgen against fleetd or moto; sets LINE (the JSON
 # result, or empty) and records it.
 lg() {
@@ -158,10 +146,7 @@ lg() {
     else
         LINE=$("$LOADGEN" "$@" --target "127.0.0.1:$MOTO_PORT" --label moto)
     fi
-    [ -n "$LINE" ] && printf '%s\n' "$LINE" >> "$RESULTS"
-    if [ -z "$LINE" ] || [ "$(field "$LINE" errors)" != 0 ]; then
-        FAILED=1
-    fi
+    keep_line ""
     alive "$server"
 }
 

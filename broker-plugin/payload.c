@@ -202,7 +202,8 @@ static void copen(struct cdec *d, json_t *c, uint64_t n, bool indef)
     d->st[d->depth++] = (struct cframe){.c = c, .left = n, .indef = indef};
 }
 
-static void cb_uint(void *ctx, uint64_t v)
+/* An unsigned (CBOR major type 0) or negative (type 1: -1 - v) integer. */
+static void cint(void *ctx, uint64_t v, bool negative)
 {
     struct cdec *d = ctx;
     if (!cstart(d, false))
@@ -211,53 +212,24 @@ static void cb_uint(void *ctx, uint64_t v)
         cfail(d, "an integer is out of range");
         return;
     }
-    cput(d, json_integer((json_int_t)v));
+    cput(d, json_integer(negative ? (json_int_t)(-1 - (int64_t)v) : (json_int_t)v));
 }
 
-static void cb_negint(void *ctx, uint64_t v)
-{
-    struct cdec *d = ctx;
-    if (!cstart(d, false))
-        return;
-    if (v > (uint64_t)INT64_MAX) {
-        cfail(d, "an integer is out of range");
-        return;
+/* libcbor has one callback per integer width: each widens to cint. */
+#define CB_INT(name, type, negative)                                                                         \
+    static void name(void *ctx, type v)                                                                      \
+    {                                                                                                        \
+        cint(ctx, v, negative);                                                                              \
     }
-    cput(d, json_integer((json_int_t)(-1 - (int64_t)v)));
-}
-
-static void cb_uint8(void *ctx, uint8_t v)
-{
-    cb_uint(ctx, v);
-}
-static void cb_uint16(void *ctx, uint16_t v)
-{
-    cb_uint(ctx, v);
-}
-static void cb_uint32(void *ctx, uint32_t v)
-{
-    cb_uint(ctx, v);
-}
-static void cb_uint64(void *ctx, uint64_t v)
-{
-    cb_uint(ctx, v);
-}
-static void cb_negint8(void *ctx, uint8_t v)
-{
-    cb_negint(ctx, v);
-}
-static void cb_negint16(void *ctx, uint16_t v)
-{
-    cb_negint(ctx, v);
-}
-static void cb_negint32(void *ctx, uint32_t v)
-{
-    cb_negint(ctx, v);
-}
-static void cb_negint64(void *ctx, uint64_t v)
-{
-    cb_negint(ctx, v);
-}
+CB_INT(cb_uint8, uint8_t, false)
+CB_INT(cb_uint16, uint16_t, false)
+CB_INT(cb_uint32, uint32_t, false)
+CB_INT(cb_uint64, uint64_t, false)
+CB_INT(cb_negint8, uint8_t, true)
+CB_INT(cb_negint16, uint16_t, true)
+CB_INT(cb_negint32, uint32_t, true)
+CB_INT(cb_negint64, uint64_t, true)
+#undef CB_INT
 
 static void cb_bytes(void *ctx, cbor_data data, size_t len)
 {

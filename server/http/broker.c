@@ -148,6 +148,9 @@ int broker_render_conf(const struct broker_paths *p, const char *bind, int port,
     if (p->hook_ca_file[0])
         snprintf(ca_line + strlen(ca_line), sizeof(ca_line) - strlen(ca_line), "plugin_opt_hook_ca_file %s\n",
                  p->hook_ca_file);
+    if (p->token_ttl_s > 0)
+        snprintf(ca_line + strlen(ca_line), sizeof(ca_line) - strlen(ca_line),
+                 "plugin_opt_provisioning_token_ttl_s %d\n", p->token_ttl_s);
     int len =
         snprintf(buf, n,
                  "# Written by fleetd at each start: change fleetd's settings instead\n"
@@ -323,6 +326,7 @@ struct broker *broker_new(const struct daemon_config *cfg, const char *bin, cons
     bad |= (size_t)snprintf(p->ca_dir, sizeof(p->ca_dir), "%s/ca", abs) >= sizeof(p->ca_dir);
     bad |= (size_t)snprintf(p->cafile, sizeof(p->cafile), "%s", root_abs) >= sizeof(p->cafile);
     bad |= (size_t)snprintf(p->plugin, sizeof(p->plugin), "%s", plugin_abs) >= sizeof(p->plugin);
+    p->token_ttl_s = cfg->provisioning_token_ttl_s;
     if (cfg->hook_ca_file[0]) {
         char hook_abs[PATH_MAX];
         if (realpath(cfg->hook_ca_file, hook_abs) == NULL) {

@@ -45,6 +45,7 @@ struct broker_paths {
     char ca_dir[700]; /* DATA_DIR/ca: the plugin signs certificates made over MQTT ("" = none) */
     /* hook_ca_file, absolute: CAs the plugin trusts for https hooks ("" = none) */
     char hook_ca_file[700];
+    int token_ttl_s; /* plugin_opt_provisioning_token_ttl_s (0: the plugin's default) */
     char plugin[700];
     char user[64]; /* the user fleetd runs as: mosquitto keeps it (no drop to "mosquitto") */
 };

@@ -136,6 +136,11 @@ static enum fl_code apply(struct daemon_config *cfg, const char *key, const char
             return fl_err_set(err, FL_INVALID_REQUEST, "config: mqtt_bind must be an IPv4 or IPv6 address");
         return set_str(key, v, cfg->mqtt_bind, sizeof(cfg->mqtt_bind), err);
     }
+    if (strcmp(key, "provisioning_token_ttl_s") == 0) {
+        if ((rc = set_int(key, v, 1, 86400, &x, err)) == FL_OK)
+            cfg->provisioning_token_ttl_s = (int)x;
+        return rc;
+    }
     if (strcmp(key, "hook_ca_file") == 0) {
         /* passed on to the broker plugin on one line of mosquitto.conf */
         if (strpbrk(v, " \t\r\n") != NULL)
@@ -210,11 +215,27 @@ static enum fl_code load_file(struct daemon_config *cfg, const char *path, int m
 
 enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
 {
-    static const char *const env_keys[] = {
-        "region",          "account_id",       "endpoint_host",  "http_bind",    "http_port",
-        "mqtt_port",       "http_threads",     "max_body_bytes", "log_requests", "ca_key_type",
-        "device_key_type", "device_cert_days", "server_sans",    "broker",       "broker_bin",
-        "broker_plugin",   "broker_wrapper",   "mqtt_bind",      "hook_ca_file", NULL};
+    static const char *const env_keys[] = {"region",
+                                           "account_id",
+                                           "endpoint_host",
+                                           "http_bind",
+                                           "http_port",
+                                           "mqtt_port",
+                                           "http_threads",
+                                           "max_body_bytes",
+                                           "log_requests",
+                                           "ca_key_type",
+                                           "device_key_type",
+                                           "device_cert_days",
+                                           "server_sans",
+                                           "broker",
+                                           "broker_bin",
+                                           "broker_plugin",
+                                           "broker_wrapper",
+                                           "mqtt_bind",
+                                           "hook_ca_file",
+                                           "provisioning_token_ttl_s",
+                                           NULL};
     memset(cfg, 0, sizeof(*cfg));
     core_config_defaults(&cfg->core);
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
@@ -223,6 +244,7 @@ enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
     cfg->http_threads = 4;
     cfg->max_body = 1024 * 1024;
     cfg->ca_key_type = CA_KEY_EC_P256;
+    cfg->provisioning_token_ttl_s = 3600;
     cfg->device_key_type = CA_KEY_RSA_2048;
     cfg->device_cert_days = 365;
     cfg->broker = BROKER_AUTO;

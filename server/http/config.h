@@ -39,6 +39,8 @@ struct daemon_config {
     /* pre-provisioning hooks (server/net/webhook.h) */
     /* FLEETD_HOOK_CA_FILE: PEM CAs trusted for https hooks besides the system store */
     char hook_ca_file[512];
+    /* FLEETD_PROVISIONING_TOKEN_TTL_S: certificateOwnershipToken lifetime, 1..86400, default 3600 (AWS) */
+    int provisioning_token_ttl_s;
 };
 
 /* Loads defaults, the config file and the environment into cfg. Returns

@@ -9,20 +9,11 @@ import tempfile
 import unittest
 
 from harness import FleetdTestCase
+# tests/lib (run.py puts it on sys.path)
+from sensor_template import SENSOR_TEMPLATE as SAMPLE  # issue 5's template, verbatim
+from sensor_template import create_sensor_prerequisites
 
 ROLE = "arn:aws:iam::123456789012:role/ProvisioningRole"
-
-SAMPLE = json.dumps({
-    "Parameters": {"SerialNumber": {"Type": "String"}, "HardwareRevision": {"Type": "String"},
-                   "AWS::IoT::Certificate::Id": {"Type": "String"}},
-    "Resources": {
-        "thing": {"Type": "AWS::IoT::Thing", "Properties": {
-            "ThingName": {"Fn::Join": ["-", ["device", {"Ref": "SerialNumber"}]]},
-            "ThingTypeName": "EnvironmentalSensor",
-            "AttributePayload": {"hwRevision": {"Ref": "HardwareRevision"}, "firmwareVersion": "1.0.0"}}},
-        "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
-            "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
-        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "SensorDevicePolicy"}}}})
 
 POLICY = json.dumps({"Version": "2012-10-17",
                      "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
@@ -167,8 +158,7 @@ class RegisterThingTest(FleetdTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.iot.create_thing_type(thingTypeName="EnvironmentalSensor")
-        cls.iot.create_policy(policyName="SensorDevicePolicy", policyDocument=POLICY)
+        create_sensor_prerequisites(cls.iot, POLICY)
         conn = cls.fleetd.conn
         cls.root = conn.get("rootCaPath") or os.path.join(cls.fleetd.data_dir, "ca", "ca.pem")
 

@@ -10,33 +10,10 @@ import subprocess
 import tempfile
 
 from mqtt_harness import SANITIZER_MARKERS_LIST
-
-# Issue 5's template, verbatim (our users' guide): device-<SerialNumber>,
-# thing type EnvironmentalSensor, policy SensorDevicePolicy, certificate ACTIVE.
-SENSOR_TEMPLATE = """{"Parameters": {"SerialNumber": {"Type": "String"}, "HardwareRevision": {"Type": "String"},
-                "AWS::IoT::Certificate::Id": {"Type": "String"}},
- "Resources": {
-  "thing": {"Type": "AWS::IoT::Thing", "Properties": {
-     "ThingName": {"Fn::Join": ["-", ["device", {"Ref": "SerialNumber"}]]},
-     "ThingTypeName": "EnvironmentalSensor",
-     "AttributePayload": {"hwRevision": {"Ref": "HardwareRevision"}, "firmwareVersion": "1.0.0"}}},
-  "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
-     "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
-  "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "SensorDevicePolicy"}}}}"""
+# tests/lib (run.py puts it on sys.path): issue 5's template, verbatim, and what it names
+from sensor_template import SENSOR_TEMPLATE, create_sensor_prerequisites, sensor_policy_document
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/FleetProvisioningRole"
-
-
-def sensor_policy(stack):
-    """SensorDevicePolicy: connect as the thing's own name; publish, receive
-    and subscribe under things/<thing name>/."""
-    return [
-        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "ARN:client/${iot:Connection.Thing.ThingName}"},
-        {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
-         "Resource": ["ARN:topic/things/${iot:Connection.Thing.ThingName}/*"]},
-        {"Effect": "Allow", "Action": "iot:Subscribe",
-         "Resource": ["ARN:topicfilter/things/${iot:Connection.Thing.ThingName}/*"]},
-    ]
 
 
 def setup_sensor_template(stack, name="SensorProvisioning", enabled=True):
@@ -44,8 +21,7 @@ def setup_sensor_template(stack, name="SensorProvisioning", enabled=True):
     `name` with the issue's body. Returns the template name."""
     iot = stack.client()
     if not getattr(stack, "_sensor_setup", False):
-        iot.create_thing_type(thingTypeName="EnvironmentalSensor")
-        stack.policy(sensor_policy(stack), name="SensorDevicePolicy")
+        create_sensor_prerequisites(iot, sensor_policy_document(stack.region, stack.account))
         stack._sensor_setup = True
     iot.create_provisioning_template(templateName=name, templateBody=SENSOR_TEMPLATE,
                                      provisioningRoleArn=ROLE_ARN, enabled=enabled)

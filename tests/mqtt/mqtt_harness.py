@@ -456,8 +456,9 @@ def make_ca(dirname, cn):
     return key, pem
 
 
-def make_leaf(dirname, ca_key, ca_pem, cn):
-    """A client certificate signed by the CA: (key path, cert path)."""
+def make_leaf(dirname, ca_key, ca_pem, cn, subj=None):
+    """A client certificate signed by the CA, with subject subj (default
+    /CN=cn), in files named after cn: (key path, cert path)."""
     key = os.path.join(dirname, cn + ".key")
     csr = os.path.join(dirname, cn + ".csr")
     pem = os.path.join(dirname, cn + ".pem")
@@ -465,7 +466,7 @@ def make_leaf(dirname, ca_key, ca_pem, cn):
     with open(ext, "w") as f:
         f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-            "-subj", "/CN=" + cn)
+            "-subj", subj or "/CN=" + cn)
     openssl("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial", "-out", pem,
             "-days", "10", "-extfile", ext)
     os.chmod(key, 0o600)

@@ -9,25 +9,9 @@ import tempfile
 import time
 import uuid
 
-from mqtt_harness import REFUSED_CODES, StackTestCase, make_ca, openssl
+from mqtt_harness import REFUSED_CODES, StackTestCase, make_ca, make_leaf, openssl
 
 ROLE = "arn:aws:iam::123456789012:role/jitp-provisioning"
-
-
-def make_device_cert(dirname, ca_key, ca_pem, subj, name):
-    """A client certificate with subject subj signed by the CA (key, pem)."""
-    key = os.path.join(dirname, name + ".key")
-    csr = os.path.join(dirname, name + ".csr")
-    pem = os.path.join(dirname, name + ".pem")
-    ext = os.path.join(dirname, name + ".ext")
-    with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-            "-subj", subj)
-    openssl("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial", "-out", pem,
-            "-days", "10", "-extfile", ext)
-    os.chmod(key, 0o600)
-    return key, pem
 
 
 def der_id(pem_path):
@@ -135,7 +119,7 @@ class JitpTest(StackTestCase):
         listen = self.listener()
 
         name = "sensor-" + tag
-        key, pem = make_device_cert(self.tmp, ca_key, ca_pem, "/C=DE/O=Acme/CN=" + name, name)
+        key, pem = make_leaf(self.tmp, ca_key, ca_pem, name, "/C=DE/O=Acme/CN=" + name)
         cert_id = der_id(pem)
         dev = self.stack._save(name, cert_id, self.stack.arn("cert", cert_id), open(pem).read(), open(key).read())
 
@@ -176,7 +160,7 @@ class JitpTest(StackTestCase):
         ca_key, ca_pem, ca_id = self.register_ca("jitr-ca-" + tag)
         listen = self.listener()
         name = "plain-" + tag
-        key, pem = make_device_cert(self.tmp, ca_key, ca_pem, "/CN=" + name, name)
+        key, pem = make_leaf(self.tmp, ca_key, ca_pem, name)
         cert_id = der_id(pem)
         dev = self.stack._save(name, cert_id, self.stack.arn("cert", cert_id), open(pem).read(), open(key).read())
 
@@ -204,7 +188,7 @@ class JitpTest(StackTestCase):
         ca_key, ca_pem, ca_id = self.register_ca("noauto-ca-" + tag)
         self.iot.update_ca_certificate(certificateId=ca_id, newAutoRegistrationStatus="DISABLE")
         name = "noauto-" + tag
-        key, pem = make_device_cert(self.tmp, ca_key, ca_pem, "/CN=" + name, name)
+        key, pem = make_leaf(self.tmp, ca_key, ca_pem, name)
         cert_id = der_id(pem)
         dev = self.stack._save(name, cert_id, self.stack.arn("cert", cert_id), open(pem).read(), open(key).read())
         self.assertFalse(self.first_connect(dev).accepted)

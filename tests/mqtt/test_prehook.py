@@ -124,6 +124,23 @@ class PreProvisioningHookMqttTest(StackTestCase):
         cr = req.request("$aws/certificates/create-from-csr", {"certificateSigningRequest": csr})
         return req, topic, claim_id, cid, cr
 
+    def provision(self, req, topic, cr, prefix, hw="r1", expect="accepted"):
+        """Provisions thing device-<serial>, serial = prefix + a random
+        suffix, with cr's ownership token: (serial, the answer on expect)."""
+        serial = prefix + uuid.uuid4().hex[:8]
+        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
+                                "parameters": {"SerialNumber": serial, "HardwareRevision": hw}}, expect)
+        return serial, p
+
+    def provisioned(self, serial, p):
+        """Asserts the answer p names thing device-<serial>; its description."""
+        self.assertEqual(p["thingName"], "device-" + serial)
+        return self.iot.describe_thing(thingName="device-" + serial)
+
+    def not_provisioned(self, serial):
+        with self.assertRaises(Exception):
+            self.iot.describe_thing(thingName="device-" + serial)
+
     def status(self, cert_id):
         return self.iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["status"]
 
@@ -136,12 +153,9 @@ class PreProvisioningHookMqttTest(StackTestCase):
 
     def test_allow_with_overrides(self):
         req, topic, claim_id, cid, cr = self.start("SensorHooked")
-        serial = "override-" + uuid.uuid4().hex[:8]
         n = len(self.hook.calls)
-        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}})
-        self.assertEqual(p["thingName"], "device-" + serial)
-        t = self.iot.describe_thing(thingName="device-" + serial)
+        serial, p = self.provision(req, topic, cr, "override-")
+        t = self.provisioned(serial, p)
         self.assertEqual(t["attributes"], {"hwRevision": "set-by-hook", "firmwareVersion": "1.0.0"})
         self.assertEqual(self.status(cr["certificateId"]), "ACTIVE")
         # exactly one call, with AWS's payload
@@ -157,51 +171,34 @@ class PreProvisioningHookMqttTest(StackTestCase):
 
     def test_allow(self):
         req, topic, _, _, cr = self.start("SensorHooked")
-        serial = "allow-" + uuid.uuid4().hex[:8]
-        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r2"}})
-        self.assertEqual(p["thingName"], "device-" + serial)
-        t = self.iot.describe_thing(thingName="device-" + serial)
+        t = self.provisioned(*self.provision(req, topic, cr, "allow-", hw="r2"))
         self.assertEqual(t["attributes"]["hwRevision"], "r2")
 
     def test_deny(self):
         req, topic, _, _, cr = self.start("SensorHooked")
-        tok = cr["certificateOwnershipToken"]
-        serial = "deny-" + uuid.uuid4().hex[:8]
-        p = req.request(topic, {"certificateOwnershipToken": tok,
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}}, "rejected")
+        serial, p = self.provision(req, topic, cr, "deny-", expect="rejected")
         self.denied(p, "refused")
-        with self.assertRaises(Exception):
-            self.iot.describe_thing(thingName="device-" + serial)
+        self.not_provisioned(serial)
         self.assertEqual(self.status(cr["certificateId"]), "PENDING_ACTIVATION")
         # a refusal does not use the token up
-        serial = "allow-" + uuid.uuid4().hex[:8]
-        p = req.request(topic, {"certificateOwnershipToken": tok,
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}})
-        self.assertEqual(p["thingName"], "device-" + serial)
+        self.provisioned(*self.provision(req, topic, cr, "allow-"))
 
     def test_timeout(self):
         req, topic, _, _, cr = self.start("SensorHooked")
-        serial = "slow-" + uuid.uuid4().hex[:8]
         t0 = time.monotonic()
-        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}}, "rejected")
+        serial, p = self.provision(req, topic, cr, "slow-", expect="rejected")
         took = time.monotonic() - t0
         self.denied(p, "5 seconds")
         self.assertGreaterEqual(took, 4.5, "rejected before the hook's 5 s were up")
         self.assertLess(took, 6.9, "the hook's answer after 7 s must not be waited for")
-        with self.assertRaises(Exception):
-            self.iot.describe_thing(thingName="device-" + serial)
+        self.not_provisioned(serial)
         self.assertEqual(self.status(cr["certificateId"]), "PENDING_ACTIVATION")
 
     def test_unreachable(self):
         req, topic, _, _, cr = self.start("SensorHookDown")
-        serial = "allow-" + uuid.uuid4().hex[:8]
-        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}}, "rejected")
+        serial, p = self.provision(req, topic, cr, "allow-", expect="rejected")
         self.denied(p, "could not be reached")
-        with self.assertRaises(Exception):
-            self.iot.describe_thing(thingName="device-" + serial)
+        self.not_provisioned(serial)
 
 
 def self_signed(dirname, name, san):
@@ -238,23 +235,19 @@ class HttpsHookTest(StackTestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     start = PreProvisioningHookMqttTest.start
+    provision = PreProvisioningHookMqttTest.provision
+    provisioned = PreProvisioningHookMqttTest.provisioned
     denied = PreProvisioningHookMqttTest.denied
 
     def test_trusted_https(self):
         req, topic, _, _, cr = self.start("SensorHttps")
-        serial = "override-" + uuid.uuid4().hex[:8]
-        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}})
-        self.assertEqual(p["thingName"], "device-" + serial)
-        t = self.iot.describe_thing(thingName="device-" + serial)
+        t = self.provisioned(*self.provision(req, topic, cr, "override-"))
         self.assertEqual(t["attributes"]["hwRevision"], "set-by-hook")
         self.assertEqual(len(self.good.calls), 1)
 
     def test_untrusted_https(self):
         req, topic, _, _, cr = self.start("SensorHttpsUntrusted")
-        serial = "allow-" + uuid.uuid4().hex[:8]
-        p = req.request(topic, {"certificateOwnershipToken": cr["certificateOwnershipToken"],
-                                "parameters": {"SerialNumber": serial, "HardwareRevision": "r1"}}, "rejected")
+        _, p = self.provision(req, topic, cr, "allow-", expect="rejected")
         self.denied(p, "could not be reached")
         self.assertEqual(self.bad.calls, [])
         # the reason, with the URL, is logged for the operator (worker threads log to fleetd's stderr)

@@ -10,10 +10,9 @@ denied; answers reach the requester only.
 
 CBOR is encoded and decoded by hand below (Debian's python3 has no cbor2).
 
-Expired tokens: the broker runs with plugin_opt_provisioning_token_ttl_s 3
-(ProvisioningExpiryTest), a documented plugin option, injected by a broker
-wrapper that adds the line to the generated mosquitto.conf (fleetd has no
-setting for it)."""
+Expired tokens: fleetd runs with FLEETD_PROVISIONING_TOKEN_TTL_S=3
+(ProvisioningExpiryTest), which it passes to the plugin as
+plugin_opt_provisioning_token_ttl_s."""
 import base64
 import json
 import os
@@ -412,25 +411,13 @@ class ProvisioningMqttTest(StackTestCase):
         self.assertEqual(len(self.iot.list_certificates(pageSize=250)["certificates"]), before)
 
 
-WRAPPER = """#!/bin/sh
-# $1 = mosquitto, $2 = -c, $3 = the generated configuration
-sed '/^plugin_opt_account_id /a plugin_opt_provisioning_token_ttl_s 3' "$3" > "$3.ttl" && exec "$1" -c "$3.ttl"
-"""
-
-
 class ProvisioningExpiryTest(StackTestCase):
-    """Tokens expire and unclaimed certificates go away: the broker runs with
-    plugin_opt_provisioning_token_ttl_s 3."""
+    """Tokens expire and unclaimed certificates go away: fleetd runs with a
+    3-second token lifetime."""
 
     @classmethod
     def setUpClass(cls):
-        import tempfile
-        d = tempfile.mkdtemp(prefix="fleetd-ttl-")
-        path = os.path.join(d, "ttl-wrapper.sh")
-        with open(path, "w") as f:
-            f.write(WRAPPER)
-        os.chmod(path, 0o755)
-        cls.server_env = {"FLEETD_BROKER_WRAPPER": path}
+        cls.server_env = {"FLEETD_PROVISIONING_TOKEN_TTL_S": "3"}
         super().setUpClass()
         cls.tpl = setup_sensor_template(cls.stack, "SensorTtl")
 

@@ -86,6 +86,11 @@ START_TEST(test_render_conf)
     /* every option key of the plugin is 3+ characters (mosquitto refuses shorter) */
     for (const char *q = buf; (q = strstr(q, "plugin_opt_")) != NULL; q++)
         ck_assert_int_ge((int)strcspn(q + 11, " "), 3);
+    ck_assert(!strstr(buf, "plugin_opt_provisioning_token_ttl_s")); /* 0: the plugin's default */
+    p.token_ttl_s = 3;
+    ck_assert_int_gt(
+        broker_render_conf(&p, "127.0.0.1", 18883, "eu-west-1", "000000000042", buf, sizeof(buf)), 0);
+    ck_assert(has_line(buf, "plugin_opt_provisioning_token_ttl_s 3"));
     /* too small a buffer */
     ck_assert_int_eq(broker_render_conf(&p, "127.0.0.1", 18883, "eu-west-1", "000000000042", buf, 100), -1);
 }
@@ -167,7 +172,8 @@ START_TEST(test_config_settings)
     struct fl_err err;
     memset(&cfg, 0, sizeof(cfg));
     const char *ok = "broker = on\nbroker_bin = /usr/local/sbin/mosquitto\nbroker_plugin = /opt/p.so\n"
-                     "broker_wrapper = valgrind --leak-check=full\nmqtt_bind = ::1\nmqtt_port = 0\n";
+                     "broker_wrapper = valgrind --leak-check=full\nmqtt_bind = ::1\nmqtt_port = 0\n"
+                     "provisioning_token_ttl_s = 3\n";
     ck_assert_int_eq(config_parse(&cfg, ok, strlen(ok), &err), FL_OK);
     ck_assert_int_eq(cfg.broker, BROKER_ON);
     ck_assert_str_eq(cfg.broker_bin, "/usr/local/sbin/mosquitto");
@@ -175,12 +181,18 @@ START_TEST(test_config_settings)
     ck_assert_str_eq(cfg.broker_wrapper, "valgrind --leak-check=full");
     ck_assert_str_eq(cfg.mqtt_bind, "::1");
     ck_assert_int_eq(cfg.core.mqtt_port, 0);
+    ck_assert_int_eq(cfg.provisioning_token_ttl_s, 3);
     ck_assert_int_eq(config_parse(&cfg, "broker = off", 12, &err), FL_OK);
     ck_assert_int_eq(cfg.broker, BROKER_OFF);
     ck_assert_int_eq(config_parse(&cfg, "broker = auto", 13, &err), FL_OK);
     ck_assert_int_eq(cfg.broker, BROKER_AUTO);
-    static const char *const bad[] = {"broker = yes", "mqtt_bind = localhost", "mqtt_bind = 1.2.3",
-                                      "mqtt_port = 65536", "mqtt_port = -1"};
+    static const char *const bad[] = {"broker = yes",
+                                      "mqtt_bind = localhost",
+                                      "mqtt_bind = 1.2.3",
+                                      "mqtt_port = 65536",
+                                      "mqtt_port = -1",
+                                      "provisioning_token_ttl_s = 0",
+                                      "provisioning_token_ttl_s = 86401"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_eq(config_parse(&cfg, bad[i], strlen(bad[i]), &err), FL_INVALID_REQUEST);
         char key[32];
