@@ -105,11 +105,26 @@ enum fl_code core_pool_open(struct core_pool **out, int n, const struct fl_confi
                             struct fl_err *err);
 /* Blocks until a core is free. Never returns NULL. */
 struct fl_core *core_pool_acquire(struct core_pool *p);
-/* The pool's single writer core, for operations that write: blocks until it
- * is free. Writes are group-committed: several threads' operations share one
- * transaction (each in its own savepoint), and core_pool_release_writer
- * returns only once the caller's operation is committed, with FL_OK, or with
- * the commit's error (then the operation did not happen: answer with err). */
+/* A write operation: runs on the pool's writer thread with the writer core;
+ * its store_begin/store_end pair is a savepoint of the shared transaction. */
+typedef enum fl_code (*core_write_fn)(struct fl_core *writer, void *arg);
+/* Runs fn(writer, arg) on the pool's single writer thread and returns once
+ * it is committed: fn's code, or the commit's error (then the operation did
+ * not happen and err says so). Group commit: every operation queued while a
+ * batch runs goes into the next batch, each in its own savepoint, and the
+ * batch commits once for all of them. fn must not call core_pool_write. */
+enum fl_code core_pool_write(struct core_pool *p, core_write_fn fn, void *arg, struct fl_err *err);
+/* The same without waiting: queues the operation and returns FL_OK (or
+ * FL_INTERNAL when out of memory: then nothing was queued). Once committed,
+ * done(arg, code) is called on the writer thread, with fn's code or the
+ * commit's error (err filled as above); err and arg must live until then. done
+ * must be quick and must not call core_pool_write*. */
+typedef void (*core_write_done_fn)(void *arg, enum fl_code rc);
+enum fl_code core_pool_write_async(struct core_pool *p, core_write_fn fn, void *arg, struct fl_err *err,
+                                   core_write_done_fn done);
+/* The writer core for direct use (background jobs): blocks until no batch
+ * runs; the caller's store_begin/store_end are then a transaction of their
+ * own, committed by store_end. core_pool_release_writer returns FL_OK. */
 struct fl_core *core_pool_acquire_writer(struct core_pool *p);
 enum fl_code core_pool_release_writer(struct core_pool *p, struct fl_core *c, struct fl_err *err);
 void core_pool_release(struct core_pool *p, struct fl_core *c);

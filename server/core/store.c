@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "schema_sql.h"
+#include "store_vfs.h"
 
 #define STMT_CACHE 512 /* power of two; far more than the statements we have */
 #define BUSY_TIMEOUT_MS 10000
@@ -29,8 +30,9 @@ struct store {
     pthread_mutex_t *write_lock;
     int in_write;
     int in_tx;
-    int batch;   /* a group-commit transaction is open (store_batch_begin) */
-    int in_save; /* open savepoints: an operation's inside the batch, or nested store_begin calls */
+    int batch;      /* a group-commit transaction is open (store_batch_begin) */
+    int in_save;    /* open savepoints: an operation's inside the batch, or nested store_begin calls */
+    int wal_frames; /* WAL size after this connection's last commit (store_wal_manual) */
     struct stmt_slot cache[STMT_CACHE];
 };
 
@@ -102,14 +104,28 @@ static enum fl_code migrate(struct store *st, struct fl_err *err)
     return store_end(st, rc, err);
 }
 
+/* Process-wide SQLite settings, before its first use: no allocation
+ * statistics (they put every sqlite3_malloc behind one global mutex; nothing
+ * reads them; this fails harmlessly when SQLite is already initialised), and
+ * the VFS that writes each WAL commit in one system call (store_vfs.c). */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)store_vfs_register();
+}
+
 enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *write_lock, struct fl_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     struct store *st = calloc(1, sizeof(*st));
     if (st == NULL)
         return fl_err_set(err, FL_INTERNAL, "out of memory");
     st->write_lock = write_lock;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    /* fleetd's VFS when it could be registered, else the default */
+    const char *vfs = sqlite3_vfs_find(STORE_VFS_NAME) ? STORE_VFS_NAME : NULL;
+    int rc = sqlite3_open_v2(path, &st->db, flags, vfs);
     if (rc != SQLITE_OK) {
         fl_err_set(err, FL_INTERNAL, "cannot open database %s: %s", path,
                    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -141,6 +157,36 @@ enum fl_code store_open(struct store **out, const char *path, pthread_mutex_t *w
     }
     *out = st;
     return FL_OK;
+}
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((struct store *)ctx)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+void store_wal_manual(struct store *st)
+{
+    /* replaces the automatic checkpoint (which is itself a WAL hook) */
+    sqlite3_wal_hook(st->db, wal_hook, st);
+}
+
+int store_wal_frames(const struct store *st)
+{
+    return st->wal_frames;
+}
+
+enum fl_code store_checkpoint(struct store *st, int restart, int *left, struct fl_err *err)
+{
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(
+        st->db, NULL, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    *left = log > done ? log - done : 0;
+    if (rc == SQLITE_OK)
+        return FL_OK;
+    return store_fail(st, rc, err);
 }
 
 void store_set_busy_timeout(struct store *st, int ms)

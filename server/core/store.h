@@ -76,6 +76,20 @@ enum fl_code store_fail(struct store *st, int sqlite_rc, struct fl_err *err);
  * stall (an event loop serving many clients) sets a few ms and retries. */
 void store_set_busy_timeout(struct store *st, int ms);
 
+/* Checkpoints are the caller's business on this connection from now on
+ * (no automatic checkpoint at commit): store_wal_frames then tells the WAL's
+ * size in frames after this connection's last commit. */
+void store_wal_manual(struct store *st);
+int store_wal_frames(const struct store *st);
+/* A checkpoint. Passive (restart 0): copies what it can of the WAL into the
+ * database without waiting for (or blocking) writers and readers. Restart:
+ * waits (busy timeout) for any writer, copies everything, then waits until
+ * no reader uses the WAL, so that the next write starts the WAL over; call
+ * it when this process's writes are paused. *left = frames of the WAL not
+ * copied yet. FL_UNAVAILABLE when another checkpoint is running, or on a
+ * timeout. */
+enum fl_code store_checkpoint(struct store *st, int restart, int *left, struct fl_err *err);
+
 /* Rows changed by the last statement on this connection. */
 int store_changes(struct store *st);
 

@@ -275,10 +275,18 @@ enum fl_code store_groups_memberships(struct store *st, int64_t thing_row, store
 static const char SQL_MEMBER_INSERT[] =
     "INSERT INTO thing_group_members (group_id, thing_name, thing_id, added_at) VALUES (?1, ?2, ?3, ?4)";
 /* ?4..?10 are the path prefixes of the group, "/a/", "/a/b/", ...; unused
- * ones are NULL, which IN never matches. Each is a probe of the path index. */
+ * ones are NULL, which = never matches. Each is a probe of the path index
+ * (one SELECT per prefix: "path IN (?4, ...)" would build a temporary index
+ * of the list on every call). */
 static const char SQL_CLOSURE_INSERT[] =
     "INSERT INTO thing_group_closure (ancestor_id, thing_name, thing_id, group_id) "
-    "SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path IN (?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?4 "
+    "UNION ALL SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?5 "
+    "UNION ALL SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?6 "
+    "UNION ALL SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?7 "
+    "UNION ALL SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?8 "
+    "UNION ALL SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?9 "
+    "UNION ALL SELECT id, ?1, ?2, ?3 FROM thing_groups WHERE path = ?10";
 
 enum fl_code store_groups_member_add(struct store *st, int64_t group_row, const char *group_path,
                                      int64_t thing_row, const char *thing_name, int64_t now_ms,

@@ -397,7 +397,8 @@ enum fl_code store_policies_thing(struct store *st, const char *name, int64_t *r
     return e;
 }
 
-static const char SQL_THING_ATTRS[] = "SELECT name, value FROM thing_attributes WHERE thing_id = ?1";
+static const char SQL_THING_ATTRS[] =
+    "SELECT j.key, j.value FROM things t, json_each(t.attributes) j WHERE t.id = ?1";
 
 enum fl_code store_policies_thing_attrs(struct store *st, int64_t thing_row, store_attr_fn fn, void *ctx,
                                         struct fl_err *err)

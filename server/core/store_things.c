@@ -222,10 +222,11 @@ enum fl_code store_thing_types_page(struct store *st, const char *only, const ch
 /* ---- things -------------------------------------------------------------- */
 
 static const char SQL_THING_INSERT[] =
-    "INSERT INTO things (name, thing_id, type_id, version, created_at, updated_at) "
-    "VALUES (?1, ?2, ?3, 1, ?4, ?4)";
+    "INSERT INTO things (name, thing_id, type_id, attributes, version, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?5, 1, ?4, ?4)";
 
-enum fl_code store_things_insert(struct store *st, struct store_thing *t, int64_t now_ms, struct fl_err *err)
+enum fl_code store_things_insert(struct store *st, struct store_thing *t, const char *attrs_json,
+                                 int64_t now_ms, struct fl_err *err)
 {
     sqlite3_stmt *s = store_stmt(st, SQL_THING_INSERT, err);
     if (s == NULL)
@@ -237,6 +238,7 @@ enum fl_code store_things_insert(struct store *st, struct store_thing *t, int64_
     else
         sqlite3_bind_null(s, 3);
     sqlite3_bind_int64(s, 4, now_ms);
+    store_bind_str(s, 5, attrs_json ? attrs_json : "{}");
     int rc = sqlite3_step(s);
     store_done(s);
     if (rc != SQLITE_DONE)
@@ -246,8 +248,8 @@ enum fl_code store_things_insert(struct store *st, struct store_thing *t, int64_
     return FL_OK;
 }
 
-/* Columns 0..5 of every thing query below, in this order. */
-#define THING_COLS "t.id, t.name, t.thing_id, t.type_id, tt.name, t.version"
+/* Columns 0..6 of every thing query below, in this order. */
+#define THING_COLS "t.id, t.name, t.thing_id, t.type_id, tt.name, t.version, t.attributes"
 
 static void read_thing(sqlite3_stmt *s, struct store_thing *t)
 {
@@ -257,13 +259,15 @@ static void read_thing(sqlite3_stmt *s, struct store_thing *t)
     t->type_row = sqlite3_column_int64(s, 3);
     store_col_copy(s, 4, t->type_name, sizeof(t->type_name));
     t->version = sqlite3_column_int64(s, 5);
+    t->attrs_json = NULL;
     t->attr_value = NULL;
 }
 
 static const char SQL_THING_GET[] = "SELECT " THING_COLS " FROM things t "
                                     "LEFT JOIN thing_types tt ON tt.id = t.type_id WHERE t.name = ?1";
 
-enum fl_code store_things_get(struct store *st, const char *name, struct store_thing *out, struct fl_err *err)
+enum fl_code store_things_get(struct store *st, const char *name, struct store_thing *out, char **attrs_json,
+                              struct fl_err *err)
 {
     sqlite3_stmt *s = store_stmt(st, SQL_THING_GET, err);
     if (s == NULL)
@@ -271,41 +275,15 @@ enum fl_code store_things_get(struct store *st, const char *name, struct store_t
     store_bind_str(s, 1, name);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         read_thing(s, out);
-    else if (rc == SQLITE_DONE)
+        if (attrs_json && (*attrs_json = store_col_dup(s, 6)) == NULL)
+            e = fl_err_set(err, FL_INTERNAL, "out of memory");
+    } else if (rc == SQLITE_DONE) {
         e = FL_NOT_FOUND;
-    else
+    } else {
         e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
-}
-
-static const char SQL_THING_GET_ATTRS[] = "SELECT " THING_COLS ", a.name, a.value FROM things t "
-                                          "LEFT JOIN thing_types tt ON tt.id = t.type_id "
-                                          "LEFT JOIN thing_attributes a ON a.thing_id = t.id "
-                                          "WHERE t.name = ?1 ORDER BY a.name";
-
-enum fl_code store_things_get_with_attrs(struct store *st, const char *name, struct store_thing *out,
-                                         store_attr_fn fn, void *ctx, struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_THING_GET_ATTRS, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    store_bind_str(s, 1, name);
-    enum fl_code e = FL_NOT_FOUND;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (e == FL_NOT_FOUND) {
-            read_thing(s, out);
-            e = FL_OK;
-        }
-        if (sqlite3_column_type(s, 6) != SQLITE_NULL &&
-            (e = fn(ctx, (const char *)sqlite3_column_text(s, 6), (const char *)sqlite3_column_text(s, 7))))
-            break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = store_fail(st, rc, err);
     store_done(s);
     return e;
 }
@@ -348,12 +326,23 @@ enum fl_code store_things_touch(struct store *st, int64_t row_id, int64_t type_r
     return store_exec(st, s, err);
 }
 
+/* The thing's rows in the attribute index go first: they are found through
+ * its attributes column (thing_attributes has no index on thing_id). */
+static const char SQL_THING_ATTRS_UNINDEX[] =
+    "DELETE FROM thing_attributes WHERE (name, value, thing_name) IN "
+    "(SELECT j.key, j.value, t.name FROM things t, json_each(t.attributes) j WHERE t.id = ?1)";
 static const char SQL_THING_DELETE[] = "DELETE FROM things WHERE id = ?1";
 
 enum fl_code store_things_delete(struct store *st, int64_t row_id, struct fl_err *err)
 {
-    sqlite3_stmt *s = store_stmt(st, SQL_THING_DELETE, err);
+    sqlite3_stmt *s = store_stmt(st, SQL_THING_ATTRS_UNINDEX, err);
     if (s == NULL)
+        return FL_INTERNAL;
+    sqlite3_bind_int64(s, 1, row_id);
+    enum fl_code e = store_exec(st, s, err);
+    if (e)
+        return e;
+    if ((s = store_stmt(st, SQL_THING_DELETE, err)) == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
     return store_exec(st, s, err);
@@ -361,7 +350,8 @@ enum fl_code store_things_delete(struct store *st, int64_t row_id, struct fl_err
 
 /* ---- attributes ------------------------------------------------------------ */
 
-static const char SQL_ATTRS[] = "SELECT name, value FROM thing_attributes WHERE thing_id = ?1 ORDER BY name";
+static const char SQL_ATTRS[] =
+    "SELECT j.key, j.value FROM things t, json_each(t.attributes) j WHERE t.id = ?1 ORDER BY j.key";
 
 enum fl_code store_things_attrs(struct store *st, int64_t row_id, store_attr_fn fn, void *ctx,
                                 struct fl_err *err)
@@ -380,49 +370,52 @@ enum fl_code store_things_attrs(struct store *st, int64_t row_id, store_attr_fn 
     return e;
 }
 
-static const char SQL_ATTR_SET[] =
-    "INSERT INTO thing_attributes (thing_id, name, value, thing_name) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT (thing_id, name) DO UPDATE SET value = excluded.value";
+static const char SQL_ATTRS_SET[] = "UPDATE things SET attributes = ?2 WHERE id = ?1";
 
-enum fl_code store_things_attr_set(struct store *st, int64_t row_id, const char *thing_name, const char *name,
-                                   const char *value, struct fl_err *err)
+enum fl_code store_things_attrs_set(struct store *st, int64_t row_id, const char *attrs_json,
+                                    struct fl_err *err)
 {
-    sqlite3_stmt *s = store_stmt(st, SQL_ATTR_SET, err);
+    sqlite3_stmt *s = store_stmt(st, SQL_ATTRS_SET, err);
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, row_id);
-    store_bind_str(s, 2, name);
-    store_bind_str(s, 3, value);
-    store_bind_str(s, 4, thing_name);
+    store_bind_str(s, 2, attrs_json);
     return store_exec(st, s, err);
 }
 
-static const char SQL_ATTR_DEL[] = "DELETE FROM thing_attributes WHERE thing_id = ?1 AND name = ?2";
+static const char SQL_ATTR_INDEX[] =
+    "INSERT INTO thing_attributes (name, value, thing_name, thing_id) VALUES (?1, ?2, ?3, ?4)";
 
-enum fl_code store_things_attr_del(struct store *st, int64_t row_id, const char *name, struct fl_err *err)
+enum fl_code store_things_attr_index(struct store *st, int64_t row_id, const char *thing_name,
+                                     const char *name, const char *value, struct fl_err *err)
 {
-    sqlite3_stmt *s = store_stmt(st, SQL_ATTR_DEL, err);
+    sqlite3_stmt *s = store_stmt(st, SQL_ATTR_INDEX, err);
     if (s == NULL)
         return FL_INTERNAL;
-    sqlite3_bind_int64(s, 1, row_id);
-    store_bind_str(s, 2, name);
+    store_bind_str(s, 1, name);
+    store_bind_str(s, 2, value);
+    store_bind_str(s, 3, thing_name);
+    sqlite3_bind_int64(s, 4, row_id);
     return store_exec(st, s, err);
 }
 
-static const char SQL_ATTR_CLEAR[] = "DELETE FROM thing_attributes WHERE thing_id = ?1";
+static const char SQL_ATTR_UNINDEX[] =
+    "DELETE FROM thing_attributes WHERE name = ?1 AND value = ?2 AND thing_name = ?3";
 
-enum fl_code store_things_attr_clear(struct store *st, int64_t row_id, struct fl_err *err)
+enum fl_code store_things_attr_unindex(struct store *st, const char *thing_name, const char *name,
+                                       const char *value, struct fl_err *err)
 {
-    sqlite3_stmt *s = store_stmt(st, SQL_ATTR_CLEAR, err);
+    sqlite3_stmt *s = store_stmt(st, SQL_ATTR_UNINDEX, err);
     if (s == NULL)
         return FL_INTERNAL;
-    sqlite3_bind_int64(s, 1, row_id);
+    store_bind_str(s, 1, name);
+    store_bind_str(s, 2, value);
+    store_bind_str(s, 3, thing_name);
     return store_exec(st, s, err);
 }
 
-static const char SQL_ATTR_GET[] = "SELECT a.value FROM things t "
-                                   "JOIN thing_attributes a ON a.thing_id = t.id AND a.name = ?2 "
-                                   "WHERE t.name = ?1";
+static const char SQL_ATTR_GET[] = "SELECT j.value FROM things t, json_each(t.attributes) j "
+                                   "WHERE t.name = ?1 AND j.key = ?2";
 
 enum fl_code store_things_attr_get(struct store *st, const char *thing_name, const char *name, char *value,
                                    size_t n, struct fl_err *err)
@@ -444,27 +437,9 @@ enum fl_code store_things_attr_get(struct store *st, const char *thing_name, con
     return e;
 }
 
-static const char SQL_ATTR_COUNT[] = "SELECT COUNT(*) FROM thing_attributes WHERE thing_id = ?1";
-
-enum fl_code store_things_attr_count(struct store *st, int64_t row_id, int *count, struct fl_err *err)
-{
-    sqlite3_stmt *s = store_stmt(st, SQL_ATTR_COUNT, err);
-    if (s == NULL)
-        return FL_INTERNAL;
-    sqlite3_bind_int64(s, 1, row_id);
-    int rc = sqlite3_step(s);
-    enum fl_code e = FL_OK;
-    if (rc == SQLITE_ROW)
-        *count = sqlite3_column_int(s, 0);
-    else
-        e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
-}
-
 /* ---- ListThings scans ------------------------------------------------------ */
 
-/* Steps a page statement, handing each row to fn. with_value: column 6 is
+/* Steps a page statement, handing each row to fn. with_value: column 7 is
  * the matched attribute value. */
 static enum fl_code scan(struct store *st, sqlite3_stmt *s, int with_value, store_thing_fn fn, void *ctx,
                          int *count, struct fl_err *err)
@@ -475,8 +450,9 @@ static enum fl_code scan(struct store *st, sqlite3_stmt *s, int with_value, stor
     while (e == FL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_thing t;
         read_thing(s, &t);
+        t.attrs_json = (const char *)sqlite3_column_text(s, 6);
         if (with_value)
-            t.attr_value = (const char *)sqlite3_column_text(s, 6);
+            t.attr_value = (const char *)sqlite3_column_text(s, 7);
         (*count)++;
         e = fn(ctx, &t);
     }

@@ -71,45 +71,47 @@ struct store_thing {
     int64_t type_row; /* 0 when untyped */
     char type_name[129];
     int64_t version;
+    const char *attrs_json; /* ListThings scans only: the attributes object (valid during the callback) */
     const char *attr_value; /* list by attribute only: the matched value (valid during the callback) */
 };
 
-/* Inserts a thing with version 1; sets t->row_id. */
-enum fl_code store_things_insert(struct store *st, struct store_thing *t, int64_t now_ms, struct fl_err *err);
-/* Loads the thing called name. FL_NOT_FOUND when absent. */
-enum fl_code store_things_get(struct store *st, const char *name, struct store_thing *out,
+/* Inserts a thing with version 1 and the attributes attrs_json (a JSON
+ * object of non-empty strings with sorted keys; NULL: none); sets
+ * t->row_id. The caller indexes each attribute (store_things_attr_index). */
+enum fl_code store_things_insert(struct store *st, struct store_thing *t, const char *attrs_json,
+                                 int64_t now_ms, struct fl_err *err);
+/* Loads the thing called name, and when attrs_json is not NULL a malloc'd
+ * copy of its attributes object (caller frees): one statement, hence one
+ * consistent snapshot without a transaction. FL_NOT_FOUND when absent. */
+enum fl_code store_things_get(struct store *st, const char *name, struct store_thing *out, char **attrs_json,
                               struct fl_err *err);
-/* The thing called name and its attributes (name order) in one statement,
- * hence one consistent snapshot without a transaction: fills *out, then
- * calls fn per attribute. FL_NOT_FOUND when absent. */
-typedef enum fl_code (*store_attr_fn)(void *ctx, const char *name, const char *value);
-enum fl_code store_things_get_with_attrs(struct store *st, const char *name, struct store_thing *out,
-                                         store_attr_fn fn, void *ctx, struct fl_err *err);
 /* Row id of the thing called name. FL_NOT_FOUND when absent. */
 enum fl_code store_things_id(struct store *st, const char *name, int64_t *row_id, struct fl_err *err);
 /* Sets type_row (0 = untyped), version = version + 1 and updated_at. */
 enum fl_code store_things_touch(struct store *st, int64_t row_id, int64_t type_row, int64_t now_ms,
                                 struct fl_err *err);
-/* Deletes the thing; attributes and group memberships cascade. */
+/* Deletes the thing and its attribute index rows; group memberships cascade. */
 enum fl_code store_things_delete(struct store *st, int64_t row_id, struct fl_err *err);
 /* Sets *n to the number of principals (certificates) attached to a thing. */
 enum fl_code store_things_principal_count(struct store *st, int64_t row_id, int *n, struct fl_err *err);
 
 /* Attributes of one thing, in name order. fn returns FL_OK to continue. */
+typedef enum fl_code (*store_attr_fn)(void *ctx, const char *name, const char *value);
 enum fl_code store_things_attrs(struct store *st, int64_t row_id, store_attr_fn fn, void *ctx,
                                 struct fl_err *err);
-/* Upserts one attribute. */
-enum fl_code store_things_attr_set(struct store *st, int64_t row_id, const char *thing_name, const char *name,
-                                   const char *value, struct fl_err *err);
-/* Removes one attribute (absent is fine). */
-enum fl_code store_things_attr_del(struct store *st, int64_t row_id, const char *name, struct fl_err *err);
-/* Removes every attribute of a thing. */
-enum fl_code store_things_attr_clear(struct store *st, int64_t row_id, struct fl_err *err);
+/* Replaces the attributes object (as for store_things_insert); the caller
+ * keeps the index in step (store_things_attr_index / _unindex). */
+enum fl_code store_things_attrs_set(struct store *st, int64_t row_id, const char *attrs_json,
+                                    struct fl_err *err);
+/* Adds / removes the index row of one attribute value of a thing. */
+enum fl_code store_things_attr_index(struct store *st, int64_t row_id, const char *thing_name,
+                                     const char *name, const char *value, struct fl_err *err);
+enum fl_code store_things_attr_unindex(struct store *st, const char *thing_name, const char *name,
+                                       const char *value, struct fl_err *err);
 /* Value of attribute name of the thing called thing_name, copied into
  * value (n bytes). FL_NOT_FOUND when the thing or attribute is absent. */
 enum fl_code store_things_attr_get(struct store *st, const char *thing_name, const char *name, char *value,
                                    size_t n, struct fl_err *err);
-enum fl_code store_things_attr_count(struct store *st, int64_t row_id, int *count, struct fl_err *err);
 
 /* ListThings scans. Each calls fn once per thing, in page order, for at
  * most limit things, and sets *count to the number visited. type_row 0

@@ -7,6 +7,7 @@
  */
 #include "dispatch.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,100 @@ static enum http_plane plane_of(const char *service)
     return 0;
 }
 
-static enum fl_code authenticate(struct http_app *app, struct http_req *req)
+/* ---- access keys seen lately ------------------------------------------------
+ *
+ * A key lookup is a read transaction of its own, and after every group
+ * commit it rereads its pages. A write does not need it: it verifies its
+ * signature with the key it saw last and the writer checks, in the write's
+ * own transaction, that the key is still there (http_call_* below). A key's
+ * secret and read-only flag never change; revoking removes it. Reads and
+ * errors always look the key up. */
+
+#define KEY_CACHE_SLOTS 16 /* direct-mapped; a deployment uses few keys */
+
+struct key_cache {
+    pthread_mutex_t lock;
+    struct key_pair slot[KEY_CACHE_SLOTS];
+};
+
+struct key_cache *key_cache_new(void)
+{
+    struct key_cache *k = calloc(1, sizeof(*k));
+    if (k)
+        pthread_mutex_init(&k->lock, NULL);
+    return k;
+}
+
+void key_cache_free(struct key_cache *k)
+{
+    if (k == NULL)
+        return;
+    pthread_mutex_destroy(&k->lock);
+    memset(k->slot, 0, sizeof(k->slot)); /* secrets */
+    free(k);
+}
+
+static struct key_pair *key_slot(struct key_cache *k, const char *akid)
+{
+    unsigned h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)akid; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &k->slot[h % KEY_CACHE_SLOTS];
+}
+
+static int key_cache_get(struct key_cache *k, const char *akid, struct key_pair *out)
+{
+    pthread_mutex_lock(&k->lock);
+    struct key_pair *s = key_slot(k, akid);
+    int hit = s->access_key_id[0] && strcmp(s->access_key_id, akid) == 0;
+    if (hit)
+        *out = *s;
+    pthread_mutex_unlock(&k->lock);
+    return hit;
+}
+
+static void key_cache_put(struct key_cache *k, const struct key_pair *key)
+{
+    pthread_mutex_lock(&k->lock);
+    *key_slot(k, key->access_key_id) = *key;
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void key_cache_drop(struct key_cache *k, const char *akid)
+{
+    pthread_mutex_lock(&k->lock);
+    struct key_pair *s = key_slot(k, akid);
+    if (strcmp(s->access_key_id, akid) == 0)
+        memset(s, 0, sizeof(*s));
+    pthread_mutex_unlock(&k->lock);
+}
+
+static enum fl_code bad_key(struct http_req *req)
+{
+    return fl_err_set(&req->err, FL_UNRECOGNIZED_CLIENT,
+                      "The security token included in the request is invalid.");
+}
+
+/* The authoritative check of a key taken from the cache, on core c. */
+static enum fl_code key_recheck(struct http_app *app, struct fl_core *c, struct http_req *req,
+                                const char *akid)
+{
+    struct key_pair key;
+    struct fl_err err;
+    enum fl_code rc = keys_lookup(c, akid, &key, &err);
+    memset(key.secret, 0, sizeof(key.secret));
+    if (rc == FL_NOT_FOUND) {
+        key_cache_drop(app->keys, akid);
+        return bad_key(req);
+    }
+    if (rc != FL_OK) {
+        req->err = err;
+        return rc;
+    }
+    return FL_OK;
+}
+
+static enum fl_code authenticate(struct http_app *app, struct http_req *req, struct http_call *call)
 {
     if (app->auth_disabled) {
         req->plane = PLANE_IOT;
@@ -50,9 +144,18 @@ static enum fl_code authenticate(struct http_app *app, struct http_req *req)
         return fl_err_set(&req->err, FL_INVALID_SIGNATURE,
                           "Credential should be scoped to correct service: 'iot'. ");
     struct key_pair key;
-    if (keys_lookup(req->core, auth.access_key_id, &key, &req->err) != FL_OK)
-        return fl_err_set(&req->err, FL_UNRECOGNIZED_CLIENT,
-                          "The security token included in the request is invalid.");
+    /* GET is always a read: only other methods may take the key from the
+     * cache (a read among them is checked once routed) */
+    call->key_cached =
+        app->keys && strcmp(req->method, "GET") != 0 && key_cache_get(app->keys, auth.access_key_id, &key);
+    if (call->key_cached) {
+        snprintf(call->key_id, sizeof(call->key_id), "%s", key.access_key_id);
+    } else {
+        if (keys_lookup(req->core, auth.access_key_id, &key, &req->err) != FL_OK)
+            return bad_key(req);
+        if (app->keys)
+            key_cache_put(app->keys, &key);
+    }
     rc = sigv4_verify(req, &auth, key.secret, core_now_ms(req->core), &req->err);
     memset(key.secret, 0, sizeof(key.secret));
     if (rc)
@@ -119,11 +222,31 @@ static enum fl_code route(struct http_req *req, struct http_resp *resp)
     }
 }
 
-void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp *resp)
+/* A write request's handler, run by the pool's writer thread. */
+static enum fl_code call_write_run(struct fl_core *writer, void *arg)
 {
-    int64_t t0 = core_now_ms(req->core);
+    struct http_call *call = arg;
+    call->req->core = writer;
+    writer->outbox_pending = 0;
+    if (call->key_cached && (call->rc = key_recheck(call->app, writer, call->req, call->key_id)) != FL_OK)
+        return call->rc;
+    call->rc = call->req->route->handler(call->req, call->resp);
+    call->kick = call->rc == FL_OK && writer->outbox_pending;
+    writer->outbox_pending = 0;
+    return call->rc;
+}
+
+int http_call_start(struct http_call *call, struct http_app *app, struct http_req *req,
+                    struct http_resp *resp)
+{
+    memset(call, 0, sizeof(*call));
+    call->app = app;
+    call->req = req;
+    call->resp = resp;
+    call->t0 = core_now_ms(req->core);
+    fl_err_clear(&call->cerr);
     resp->status = 200;
-    enum fl_code rc = authenticate(app, req);
+    enum fl_code rc = authenticate(app, req, call);
     if (rc == FL_OK)
         rc = decode_query(req);
     if (rc == FL_OK)
@@ -134,36 +257,68 @@ void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp 
                         req->access_key_id, req->route->op);
     if (rc == FL_OK)
         rc = decode_body(req);
-    if (rc == FL_OK && app->pool != NULL && !(req->route->flags & RF_READ)) {
-        /* Everything before this ran in parallel; writes queue for the one
-         * writer and are committed in groups. Answer only once committed. */
-        struct fl_core *reader = req->core;
-        req->core = core_pool_acquire_writer(app->pool);
-        req->core->outbox_pending = 0;
-        rc = req->route->handler(req, resp);
-        /* The flag is read while this thread still holds the writer (the
-         * next holder clears it); the kick goes out only once the batch
-         * holding this operation has committed, or the plugin could read
-         * the outbox before the row is visible. */
-        int kick = rc == FL_OK && req->core->outbox_pending;
-        req->core->outbox_pending = 0;
-        struct fl_err cerr;
-        fl_err_clear(&cerr);
-        enum fl_code crc = core_pool_release_writer(app->pool, req->core, &cerr);
-        req->core = reader;
-        if (crc != FL_OK && rc == FL_OK) {
-            req->err = cerr;
-            rc = crc;
+    /* a key from the cache is checked here unless the writer will: a
+     * revoked key's request is refused as such, whatever else is wrong */
+    if (call->key_cached && (rc != FL_OK || app->pool == NULL || (req->route->flags & RF_READ))) {
+        call->key_cached = 0;
+        enum fl_code krc = key_recheck(app, req->core, req, call->key_id);
+        if (krc != FL_OK) {
+            resp->allow[0] = '\0';
+            rc = krc;
         }
-        if (kick && crc == FL_OK)
-            kick_send(app->kick);
-    } else if (rc == FL_OK) {
-        req->core->outbox_pending = 0;
-        rc = req->route->handler(req, resp);
-        if (rc == FL_OK && req->core->outbox_pending)
-            kick_send(app->kick);
-        req->core->outbox_pending = 0;
     }
+    call->rc = rc;
+    if (rc != FL_OK)
+        return 0;
+    /* Everything before this ran in parallel; writes queue for the one
+     * writer thread and are committed in groups (http_call_write*). */
+    if (app->pool != NULL && !(req->route->flags & RF_READ))
+        return 1;
+    req->core->outbox_pending = 0;
+    call->rc = req->route->handler(req, resp);
+    call->kick = call->rc == FL_OK && req->core->outbox_pending;
+    req->core->outbox_pending = 0;
+    return 0;
+}
+
+void http_call_write(struct http_call *call)
+{
+    struct fl_core *reader = call->req->core;
+    call->crc = core_pool_write(call->app->pool, call_write_run, call, &call->cerr);
+    call->req->core = reader;
+}
+
+static void call_written(void *arg, enum fl_code crc)
+{
+    struct http_call *call = arg;
+    call->crc = crc;
+    call->req->core = NULL;
+    /* the last touch of call: resume may hand it back to its thread */
+    call->resume(call->resume_arg);
+}
+
+int http_call_write_async(struct http_call *call, void (*resume)(void *arg), void *arg)
+{
+    call->resume = resume;
+    call->resume_arg = arg;
+    return core_pool_write_async(call->app->pool, call_write_run, call, &call->cerr, call_written) == FL_OK
+               ? 0
+               : -1;
+}
+
+void http_call_finish(struct http_call *call)
+{
+    struct http_req *req = call->req;
+    struct http_resp *resp = call->resp;
+    enum fl_code rc = call->rc;
+    if (call->crc != FL_OK && rc == FL_OK) {
+        req->err = call->cerr;
+        rc = call->crc;
+    }
+    /* the kick goes out only once the operation has committed, or the plugin
+     * could read the outbox before the row is visible */
+    if (rc == FL_OK && call->kick)
+        kick_send(call->app->kick);
     if (rc != FL_OK) {
         if (req->err.code == FL_OK)
             fl_err_set(&req->err, rc, "%s", fl_err_type(rc));
@@ -172,11 +327,19 @@ void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp 
     } else if (resp->json == NULL && resp->raw == NULL) {
         resp->json = json_object();
     }
-    if (app->log_requests || resp->status >= 500)
+    if (call->app->log_requests || resp->status >= 500)
         core_log(req->core, resp->status >= 500 ? FL_LOG_ERROR : FL_LOG_INFO, "%s %s %d %s %lldms key=%s%s%s",
                  req->method, strlen(req->path) > 200 ? "(long path)" : req->path, resp->status,
-                 req->route ? req->route->op : "-", (long long)(core_now_ms(req->core) - t0),
+                 req->route ? req->route->op : "-", (long long)(core_now_ms(req->core) - call->t0),
                  req->access_key_id[0] ? req->access_key_id : "-", rc ? " " : "", rc ? req->err.msg : "");
+}
+
+void http_dispatch(struct http_app *app, struct http_req *req, struct http_resp *resp)
+{
+    struct http_call call;
+    if (http_call_start(&call, app, req, resp))
+        http_call_write(&call);
+    http_call_finish(&call);
 }
 
 void http_req_free(struct http_req *req)

@@ -320,6 +320,103 @@ START_TEST(test_pool_group_commit)
 }
 END_TEST
 
+/* core_pool_write_async: every operation is done once (after its commit),
+ * with several in flight; and the checkpointer thread makes the WAL start over
+ * while writes go on (the checkpoint sequence number in the WAL header counts
+ * the restarts). */
+struct async_arg {
+    pthread_mutex_t *lock;
+    pthread_cond_t *cv;
+    int *done;
+    int *failures;
+};
+
+static enum fl_code async_key(struct fl_core *w, void *arg)
+{
+    (void)arg;
+    struct key_pair k;
+    struct fl_err err;
+    return keys_create(w, 0, 0, &k, &err);
+}
+
+static void async_done(void *arg, enum fl_code rc)
+{
+    struct async_arg *a = arg;
+    pthread_mutex_lock(a->lock);
+    if (rc != FL_OK)
+        (*a->failures)++;
+    (*a->done)++;
+    pthread_cond_signal(a->cv);
+    pthread_mutex_unlock(a->lock);
+}
+
+/* The checkpoint sequence number of a WAL file (header bytes 12..15). */
+static unsigned wal_ckpt_seq(const char *wal)
+{
+    unsigned char h[16] = {0};
+    FILE *f = fopen(wal, "rb");
+    if (f) {
+        if (fread(h, 1, sizeof(h), f) != sizeof(h))
+            memset(h, 0, sizeof(h));
+        fclose(f);
+    }
+    return (unsigned)h[12] << 24 | (unsigned)h[13] << 16 | (unsigned)h[14] << 8 | h[15];
+}
+
+START_TEST(test_pool_write_async)
+{
+    char dir[] = "/tmp/fleetd-async-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128], wal[160];
+    snprintf(path, sizeof(path), "%s/db", dir);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    struct fl_config cfg;
+    struct fl_err err;
+    core_config_defaults(&cfg);
+    struct core_pool *pool = NULL;
+    ck_assert_int_eq(core_pool_open(&pool, 1, &cfg, path, &err), FL_OK);
+    ck_assert_int_eq(core_pool_write(pool, async_key, NULL, &err), FL_OK);
+    unsigned seq0 = wal_ckpt_seq(wal);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    int done = 0, failures = 0;
+    struct async_arg a = {&lock, &cv, &done, &failures};
+    /* mostly one operation per commit: some 30000 WAL frames in all, more
+     * than a checkpoint's worth */
+    enum { N = 12000, WINDOW = 2 };
+    struct fl_err errs[WINDOW];
+    for (int i = 0; i < N; i++) {
+        pthread_mutex_lock(&lock);
+        while (i - done >= WINDOW)
+            pthread_cond_wait(&cv, &lock);
+        pthread_mutex_unlock(&lock);
+        ck_assert_int_eq(core_pool_write_async(pool, async_key, &a, &errs[i % WINDOW], async_done), FL_OK);
+    }
+    pthread_mutex_lock(&lock);
+    while (done < N)
+        pthread_cond_wait(&cv, &lock);
+    pthread_mutex_unlock(&lock);
+    ck_assert_int_eq(failures, 0);
+    /* a checkpoint's fsyncs may take a while on a busy disk: keep writing a
+     * little until the WAL has started over (at most 20 s) */
+    for (int i = 0; i < 1000 && wal_ckpt_seq(wal) == seq0; i++) {
+        ck_assert_int_eq(core_pool_write(pool, async_key, NULL, &err), FL_OK);
+        usleep(20000);
+    }
+    ck_assert_msg(wal_ckpt_seq(wal) != seq0, "the WAL never started over");
+    struct fl_core *c = core_pool_acquire(pool);
+    ck_assert_int_ge(key_count(c), N + 1);
+    core_pool_release(pool, c);
+    core_pool_close(pool);
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(wal, sizeof(wal), "%s%s", path, sfx[i]);
+        unlink(wal);
+    }
+    rmdir(dir);
+}
+END_TEST
+
 /* docs/api.md lists every route as "| Op | `METHOD /path` | read |". */
 START_TEST(test_routes_documented)
 {
@@ -384,6 +481,8 @@ Suite *core_suite(void)
     tcase_add_test(tc, test_routes_documented);
     tcase_add_test(tc, test_store_batch);
     tcase_add_test(tc, test_pool_group_commit);
+    tcase_add_test(tc, test_pool_write_async);
+    tcase_set_timeout(tc, 60); /* test_pool_write_async waits for a checkpoint's fsyncs */
     tcase_add_test(tc, test_config_parse);
     suite_add_tcase(s, tc);
     return s;
