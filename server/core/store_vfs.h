@@ -1,6 +1,7 @@
 /*
- * store_vfs.h - the SQLite VFS store.c opens databases through: the default
- * one, with the writes of each WAL commit gathered into one (store_vfs.c).
+ * store_vfs.h - the SQLite VFS store.c opens databases through: a wrapper
+ * of the default one that gathers the writes of each WAL commit into one
+ * (store_vfs.c).
  */
 #ifndef FL_STORE_VFS_H
 #define FL_STORE_VFS_H
