@@ -236,7 +236,8 @@ lint-layers:
 
 lint: lint-layers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --suppress=missingIncludeSystem \
-	    -Iserver/core -Iserver/http server/core server/http
+	    --include=/usr/include/jansson.h -Iserver/core -Iserver/http -Iserver/net -Ica -Ibroker-plugin \
+	    server/core server/http server/net ca broker-plugin
 
 clean:
 	rm -rf build

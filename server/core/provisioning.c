@@ -718,7 +718,7 @@ static enum fl_code apply_cert(struct fl_core *c, const struct tpl_plan *pl, str
             struct certificates_register_in in = {.pem = pl->cert_pem,
                                                   .status = pl->cert_status ? pl->cert_status : "ACTIVE",
                                                   .set_as_active = -1};
-            struct certificates_ref ref;
+            struct certificates_ref ref = {0};
             rc = certificates_register(c, &in, &ref, err);
             if (rc)
                 return rc;

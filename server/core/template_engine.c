@@ -31,11 +31,18 @@ struct ctx {
     long steps;
 };
 
-static enum fl_code bad(struct fl_err *err, const char *place, const char *fmt, const char *arg)
+static enum fl_code bad_msg(struct fl_err *err, const char *place, const char *msg)
+{
+    return fl_err_set(err, FL_INVALID_REQUEST, "%s: %s", place, msg);
+}
+
+/* fmt has one %s, for arg (NULL prints as "") */
+__attribute__((format(printf, 3, 0))) static enum fl_code bad(struct fl_err *err, const char *place,
+                                                              const char *fmt, const char *arg)
 {
     char msg[400];
     snprintf(msg, sizeof msg, fmt, arg ? arg : "");
-    return fl_err_set(err, FL_INVALID_REQUEST, "%s: %s", place, msg);
+    return bad_msg(err, place, msg);
 }
 
 /* Places are cut at PLACE_MAX - 1 bytes: a long path still names its start. */
@@ -88,7 +95,7 @@ static enum fl_code sub_scan(const char *s, sub_fn fn, void *ctx, const char *pl
     for (const char *p = strstr(s, "${"); p; p = strstr(p, "${")) {
         const char *end = strchr(p + 2, '}');
         if (end == NULL)
-            return bad(err, place, "Fn::Sub: unterminated ${ in the string", NULL);
+            return bad_msg(err, place, "Fn::Sub: unterminated ${ in the string");
         if (p[2] != '!') {
             enum fl_code rc = fn(ctx, p + 2, (size_t)(end - p - 2));
             if (rc)
@@ -114,7 +121,7 @@ static enum fl_code sub_check_one(void *ctx, const char *name, size_t len)
     struct sub_check *sc = ctx;
     char n[256];
     if (len == 0 || len >= sizeof n)
-        return bad(sc->x->err, sc->place, "Fn::Sub: bad variable name", NULL);
+        return bad_msg(sc->x->err, sc->place, "Fn::Sub: bad variable name");
     memcpy(n, name, len);
     n[len] = '\0';
     if ((sc->vars && json_object_get(sc->vars, n)) || is_declared(sc->x, n))
@@ -146,7 +153,7 @@ static enum fl_code v_function(struct ctx *x, const char *name, json_t *arg, con
     sub_place(p, place, name);
     if (strcmp(name, "Ref") == 0) {
         if (!json_is_string(arg))
-            return bad(x->err, place, "Ref takes the name of a parameter or resource", NULL);
+            return bad_msg(x->err, place, "Ref takes the name of a parameter or resource");
         if (!is_declared(x, json_string_value(arg)))
             return bad(x->err, place, "Ref to undefined parameter or resource %s", json_string_value(arg));
         return FL_OK;
@@ -154,9 +161,9 @@ static enum fl_code v_function(struct ctx *x, const char *name, json_t *arg, con
     if (strcmp(name, "Fn::Join") == 0 || strcmp(name, "Fn::Split") == 0) {
         enum fl_code rc = v_args(x, arg, 2, name, p, depth);
         if (rc == FL_OK && !json_is_string(json_array_get(arg, 0)))
-            rc = bad(x->err, p, "the delimiter must be a string", NULL);
+            rc = bad_msg(x->err, p, "the delimiter must be a string");
         if (rc == FL_OK && strcmp(name, "Fn::Split") == 0 && json_string_length(json_array_get(arg, 0)) == 0)
-            rc = bad(x->err, p, "the delimiter must not be empty", NULL);
+            rc = bad_msg(x->err, p, "the delimiter must not be empty");
         return rc;
     }
     if (strcmp(name, "Fn::Select") == 0)
@@ -175,7 +182,7 @@ static enum fl_code v_function(struct ctx *x, const char *name, json_t *arg, con
         if (json_is_array(arg)) {
             if (json_array_size(arg) != 2 || !json_is_string(json_array_get(arg, 0)) ||
                 !json_is_object(json_array_get(arg, 1)))
-                return bad(x->err, p, "Fn::Sub takes a string or [string, {variables}]", NULL);
+                return bad_msg(x->err, p, "Fn::Sub takes a string or [string, {variables}]");
             s = json_array_get(arg, 0);
             sc.vars = json_array_get(arg, 1);
             char vp[PLACE_MAX];
@@ -184,7 +191,7 @@ static enum fl_code v_function(struct ctx *x, const char *name, json_t *arg, con
             if (rc)
                 return rc;
         } else if (!json_is_string(arg)) {
-            return bad(x->err, p, "Fn::Sub takes a string or [string, {variables}]", NULL);
+            return bad_msg(x->err, p, "Fn::Sub takes a string or [string, {variables}]");
         }
         return sub_scan(json_string_value(s), sub_check_one, &sc, p, x->err);
     }
@@ -194,7 +201,7 @@ static enum fl_code v_function(struct ctx *x, const char *name, json_t *arg, con
 static enum fl_code v_value(struct ctx *x, json_t *v, const char *place, int depth)
 {
     if (depth > TPL_DEPTH_MAX)
-        return bad(x->err, place, "nested too deeply", NULL);
+        return bad_msg(x->err, place, "nested too deeply");
     const char *fname;
     json_t *arg;
     if (as_function(v, &fname, &arg))
@@ -241,7 +248,7 @@ static const char *const OV_TYPE[] = {"DO_NOTHING", "REPLACE", "FAIL", NULL};
 static enum fl_code v_override(struct ctx *x, json_t *ov, const char *place)
 {
     if (!json_is_object(ov))
-        return bad(x->err, place, "must be an object", NULL);
+        return bad_msg(x->err, place, "must be an object");
     const char *k;
     json_t *v;
     json_object_foreach (ov, k, v) {
@@ -263,10 +270,10 @@ static enum fl_code v_resource(struct ctx *x, const char *name, json_t *r, int c
     char place[PLACE_MAX], p[PLACE_MAX];
     place_cat(place, "Resources.", name, NULL, NULL);
     if (!json_is_object(r))
-        return bad(x->err, place, "must be an object", NULL);
+        return bad_msg(x->err, place, "must be an object");
     json_t *type = json_object_get(r, "Type");
     if (!json_is_string(type))
-        return bad(x->err, place, "Type is required", NULL);
+        return bad_msg(x->err, place, "Type is required");
     const char *t = json_string_value(type);
     const char *const *props;
     int k;
@@ -298,7 +305,7 @@ static enum fl_code v_resource(struct ctx *x, const char *name, json_t *r, int c
     json_t *pr = json_object_get(r, "Properties");
     sub_place(p, place, "Properties");
     if (!json_is_object(pr))
-        return bad(x->err, p, "is required and must be an object", NULL);
+        return bad_msg(x->err, p, "is required and must be an object");
     json_object_foreach (pr, key, v) {
         char pp[PLACE_MAX];
         sub_place(pp, p, key);
@@ -309,12 +316,12 @@ static enum fl_code v_resource(struct ctx *x, const char *name, json_t *r, int c
             return rc;
     }
     if (k == 0 && !json_object_get(pr, "ThingName"))
-        return bad(x->err, p, "ThingName is required", NULL);
+        return bad_msg(x->err, p, "ThingName is required");
     if (k == 1 && !json_object_get(pr, "CertificateId") && !json_object_get(pr, "CertificatePem") &&
         !json_object_get(pr, "CertificateSigningRequest"))
-        return bad(x->err, p, "CertificateId, CertificatePem or CertificateSigningRequest is required", NULL);
+        return bad_msg(x->err, p, "CertificateId, CertificatePem or CertificateSigningRequest is required");
     if (k == 2 && !json_object_get(pr, "PolicyName") && !json_object_get(pr, "PolicyDocument"))
-        return bad(x->err, p, "PolicyName or PolicyDocument is required", NULL);
+        return bad_msg(x->err, p, "PolicyName or PolicyDocument is required");
     return FL_OK;
 }
 
@@ -329,45 +336,45 @@ enum fl_code tpl_validate(json_t *body, struct fl_err *err)
         if (strcmp(k, "Parameters") && strcmp(k, "Mappings") && strcmp(k, "Resources") &&
             strcmp(k, "DeviceConfiguration") && strcmp(k, "Description") &&
             strcmp(k, "AWSTemplateFormatVersion"))
-            return bad(err, k, "unknown template section", NULL);
+            return bad_msg(err, k, "unknown template section");
     }
     x.params = json_object_get(body, "Parameters");
     x.mappings = json_object_get(body, "Mappings");
     x.resources = json_object_get(body, "Resources");
     if (x.params && !json_is_object(x.params))
-        return bad(err, "Parameters", "must be an object", NULL);
+        return bad_msg(err, "Parameters", "must be an object");
     if (x.mappings && !json_is_object(x.mappings))
-        return bad(err, "Mappings", "must be an object", NULL);
+        return bad_msg(err, "Mappings", "must be an object");
     if (!json_is_object(x.resources))
-        return bad(err, "Resources", "is required and must be an object", NULL);
+        return bad_msg(err, "Resources", "is required and must be an object");
     char p[PLACE_MAX];
     json_object_foreach (x.params, k, v) {
         sub_place(p, "Parameters", k);
         if (!json_is_object(v))
-            return bad(err, p, "must be an object", NULL);
+            return bad_msg(err, p, "must be an object");
         json_t *t = json_object_get(v, "Type");
         if (!json_is_string(t))
-            return bad(err, p, "Type is required", NULL);
+            return bad_msg(err, p, "Type is required");
         if (strcmp(json_string_value(t), "String") && strcmp(json_string_value(t), "Number") &&
             strcmp(json_string_value(t), "CommaDelimitedList"))
             return bad(err, p, "unsupported parameter Type %s", json_string_value(t));
         json_t *d = json_object_get(v, "Default");
         if (d && !json_is_string(d) && !json_is_number(d))
-            return bad(err, p, "Default must be a string or a number", NULL);
+            return bad_msg(err, p, "Default must be a string or a number");
         if (json_object_get(x.resources, k))
-            return bad(err, p, "a parameter and a resource have the same name", NULL);
+            return bad_msg(err, p, "a parameter and a resource have the same name");
     }
     json_object_foreach (x.mappings, k, v) {
         sub_place(p, "Mappings", k);
         if (!json_is_object(v))
-            return bad(err, p, "must be an object", NULL);
+            return bad_msg(err, p, "must be an object");
         const char *k2;
         json_t *v2;
         json_object_foreach (v, k2, v2) {
             char p2[PLACE_MAX];
             sub_place(p2, p, k2);
             if (!json_is_object(v2))
-                return bad(err, p2, "must be an object", NULL);
+                return bad_msg(err, p2, "must be an object");
         }
     }
     int counts[3] = {0, 0, 0};
@@ -379,7 +386,7 @@ enum fl_code tpl_validate(json_t *body, struct fl_err *err)
     json_t *dc = json_object_get(body, "DeviceConfiguration");
     if (dc) {
         if (!json_is_object(dc))
-            return bad(err, "DeviceConfiguration", "must be an object", NULL);
+            return bad_msg(err, "DeviceConfiguration", "must be an object");
         enum fl_code rc = v_value(&x, dc, "DeviceConfiguration", 1);
         if (rc)
             return rc;
@@ -416,11 +423,11 @@ static json_t *ev(struct ctx *x, json_t *v, const char *place, int depth);
 static int budget(struct ctx *x, const char *place, int depth)
 {
     if (++x->steps > STEPS_MAX) {
-        bad(x->err, place, "the template takes too many steps to evaluate", NULL);
+        bad_msg(x->err, place, "the template takes too many steps to evaluate");
         return 0;
     }
     if (depth > TPL_DEPTH_MAX * 4) {
-        bad(x->err, place, "references nest too deeply (a cycle?)", NULL);
+        bad_msg(x->err, place, "references nest too deeply (a cycle?)");
         return 0;
     }
     return 1;
@@ -481,7 +488,7 @@ static json_t *ev_ref(struct ctx *x, const char *name, const char *place, int de
     json_t *out = ev(x, pv, p, depth + 1);
     if (out && !json_is_string(out)) {
         json_decref(out);
-        bad(x->err, p, "must be a string", NULL);
+        bad_msg(x->err, p, "must be a string");
         return NULL;
     }
     return out;
@@ -507,7 +514,7 @@ static json_t *ev_join(struct ctx *x, json_t *arg, const char *place, int depth)
         return NULL;
     if (!json_is_array(list)) {
         json_decref(list);
-        bad(x->err, p, "must be a list", NULL);
+        bad_msg(x->err, p, "must be a list");
         return NULL;
     }
     size_t dl = strlen(delim), len = 0, i;
@@ -528,7 +535,7 @@ static json_t *ev_join(struct ctx *x, json_t *arg, const char *place, int depth)
     json_decref(list);
     if (len > STRING_MAX) {
         json_decref(strs);
-        bad(x->err, place, "Fn::Join: the result is too long", NULL);
+        bad_msg(x->err, place, "Fn::Join: the result is too long");
         return NULL;
     }
     char *buf = malloc(len + 1), *w = buf;
@@ -550,7 +557,7 @@ static json_t *ev_join(struct ctx *x, json_t *arg, const char *place, int depth)
     json_t *out = json_stringn(buf, (size_t)(w - buf));
     free(buf);
     if (out == NULL)
-        bad(x->err, place, "Fn::Join: the result is not valid UTF-8", NULL);
+        bad_msg(x->err, place, "Fn::Join: the result is not valid UTF-8");
     return out;
 }
 
@@ -576,7 +583,7 @@ static json_t *ev_select(struct ctx *x, json_t *arg, const char *place, int dept
     }
     json_decref(ix);
     if (i < 0) {
-        bad(x->err, p0, "the index must be a non-negative integer", NULL);
+        bad_msg(x->err, p0, "the index must be a non-negative integer");
         return NULL;
     }
     json_t *list = ev(x, json_array_get(arg, 1), p1, depth + 1);
@@ -584,12 +591,12 @@ static json_t *ev_select(struct ctx *x, json_t *arg, const char *place, int dept
         return NULL;
     if (!json_is_array(list)) {
         json_decref(list);
-        bad(x->err, p1, "must be a list", NULL);
+        bad_msg(x->err, p1, "must be a list");
         return NULL;
     }
     if ((size_t)i >= json_array_size(list)) {
         json_decref(list);
-        bad(x->err, place, "Fn::Select: index out of range", NULL);
+        bad_msg(x->err, place, "Fn::Select: index out of range");
         return NULL;
     }
     json_t *out = json_incref(json_array_get(list, (size_t)i));
@@ -615,7 +622,7 @@ static json_t *ev_split(struct ctx *x, json_t *arg, const char *place, int depth
         if (part == NULL) { /* a delimiter cut a UTF-8 sequence */
             json_decref(out);
             json_decref(s);
-            bad(x->err, place, "Fn::Split: a part is not valid UTF-8", NULL);
+            bad_msg(x->err, place, "Fn::Split: a part is not valid UTF-8");
             return NULL;
         }
         json_array_append_new(out, part);
@@ -706,7 +713,7 @@ static json_t *ev_sub(struct ctx *x, json_t *arg, const char *place, int depth)
             char name[256];
             size_t nl = (size_t)(end - p - 2);
             if (nl == 0 || nl >= sizeof name) {
-                bad(x->err, place, "Fn::Sub: bad variable name", NULL);
+                bad_msg(x->err, place, "Fn::Sub: bad variable name");
                 goto fail;
             }
             memcpy(name, p + 2, nl);
@@ -724,7 +731,7 @@ static json_t *ev_sub(struct ctx *x, json_t *arg, const char *place, int depth)
             add = json_string_value(piece);
             addn = json_string_length(piece);
         } else if (p) {
-            bad(x->err, place, "Fn::Sub: unterminated ${ in the string", NULL);
+            bad_msg(x->err, place, "Fn::Sub: unterminated ${ in the string");
             goto fail;
         }
         if (len + need + addn > STRING_MAX) {
@@ -752,11 +759,11 @@ static json_t *ev_sub(struct ctx *x, json_t *arg, const char *place, int depth)
     }
     out = json_stringn(buf, len);
     if (out == NULL)
-        bad(x->err, place, "Fn::Sub: the result is not valid UTF-8", NULL);
+        bad_msg(x->err, place, "Fn::Sub: the result is not valid UTF-8");
     free(buf);
     return out;
 too_long:
-    bad(x->err, place, "Fn::Sub: the result is too long", NULL);
+    bad_msg(x->err, place, "Fn::Sub: the result is too long");
     goto fail;
 oom:
     fl_err_set(x->err, FL_INTERNAL, "out of memory");
@@ -833,7 +840,7 @@ static enum fl_code prop_str(struct ctx *x, json_t *props, const char *place, co
     if (!json_is_string(v)) {
         char p[PLACE_MAX];
         sub_place(p, place, key);
-        return bad(x->err, p, "must be a string", NULL);
+        return bad_msg(x->err, p, "must be a string");
     }
     *out = json_string_value(v);
     return FL_OK;
@@ -866,26 +873,26 @@ static enum fl_code plan_thing(struct ctx *x, json_t *r, json_t *props, const ch
     if (g && !json_is_null(g)) {
         sub_place(p, place, "ThingGroups");
         if (!json_is_array(g))
-            return bad(x->err, p, "must be a list of strings", NULL);
+            return bad_msg(x->err, p, "must be a list of strings");
         size_t i;
         json_t *e;
         json_array_foreach (g, i, e)
             if (!json_is_string(e))
-                return bad(x->err, p, "must be a list of strings", NULL);
+                return bad_msg(x->err, p, "must be a list of strings");
         pl->groups = g;
     }
     json_t *a = json_object_get(props, "AttributePayload");
     if (a && !json_is_null(a)) {
         sub_place(p, place, "AttributePayload");
         if (!json_is_object(a))
-            return bad(x->err, p, "must be an object of strings", NULL);
+            return bad_msg(x->err, p, "must be an object of strings");
         const char *k;
         json_t *e;
         json_object_foreach (a, k, e) {
             if (!json_is_string(e)) {
                 char pp[PLACE_MAX];
                 sub_place(pp, p, k);
-                return bad(x->err, pp, "must be a string", NULL);
+                return bad_msg(x->err, pp, "must be a string");
             }
         }
         pl->attributes = a;
@@ -896,7 +903,7 @@ static enum fl_code plan_thing(struct ctx *x, json_t *r, json_t *props, const ch
     pl->ov_groups = ov_of(ov, "ThingGroups");
     pl->has_thing = 1;
     if (pl->thing_name == NULL)
-        return bad(x->err, place, "ThingName is required", NULL);
+        return bad_msg(x->err, place, "ThingName is required");
     return FL_OK;
 }
 
@@ -914,11 +921,11 @@ static enum fl_code plan_cert(struct ctx *x, json_t *props, const char *place, s
     if (pl->cert_status && strcmp(pl->cert_status, "ACTIVE") && strcmp(pl->cert_status, "INACTIVE")) {
         char p[PLACE_MAX];
         sub_place(p, place, "Status");
-        return bad(x->err, p, "must be ACTIVE or INACTIVE", NULL);
+        return bad_msg(x->err, p, "must be ACTIVE or INACTIVE");
     }
     if (!pl->cert_id && !pl->cert_pem && !pl->cert_csr)
-        return bad(x->err, place, "CertificateId, CertificatePem or CertificateSigningRequest is required",
-                   NULL);
+        return bad_msg(x->err, place,
+                       "CertificateId, CertificatePem or CertificateSigningRequest is required");
     pl->has_cert = 1;
     return FL_OK;
 }
@@ -942,10 +949,10 @@ static enum fl_code plan_policy(struct ctx *x, json_t *props, const char *place,
     } else if (d && !json_is_null(d)) {
         char p[PLACE_MAX];
         sub_place(p, place, "PolicyDocument");
-        return bad(x->err, p, "must be a JSON object or a string", NULL);
+        return bad_msg(x->err, p, "must be a JSON object or a string");
     }
     if (!pl->policy_name && !pl->policy_doc)
-        return bad(x->err, place, "PolicyName or PolicyDocument is required", NULL);
+        return bad_msg(x->err, place, "PolicyName or PolicyDocument is required");
     pl->has_policy = 1;
     return FL_OK;
 }
@@ -975,7 +982,7 @@ enum fl_code tpl_evaluate(json_t *body, json_t *params, struct tpl_plan *pl, str
             return err->code ? err->code : fl_err_set(err, FL_INTERNAL, "evaluation failed");
         json_array_append_new(pl->hold, props);
         const char *t = json_string_value(json_object_get(r, "Type"));
-        enum fl_code rc = !json_is_object(props)    ? bad(err, place, "must be an object", NULL)
+        enum fl_code rc = !json_is_object(props)    ? bad_msg(err, place, "must be an object")
                           : strcmp(t, T_THING) == 0 ? plan_thing(&x, r, props, place, pl)
                           : strcmp(t, T_CERT) == 0  ? plan_cert(&x, props, place, pl)
                                                     : plan_policy(&x, props, place, pl);
