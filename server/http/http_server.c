@@ -268,11 +268,15 @@ struct http_server *http_server_start(struct http_app *app, const char *bind_add
      * the pool watches few connections (API clients keep a handful) */
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its default (SO_REUSEADDR)
+     * lets a restart bind at once; 1 would add SO_REUSEPORT, and a second
+     * fleetd started by mistake would then share the port with the first,
+     * the kernel splitting requests between two databases. */
     s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, ahc, s, MHD_OPTION_SOCK_ADDR, &sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED,
                             completed, s, MHD_OPTION_UNESCAPE_CALLBACK, noop_unescape, NULL,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+                            (size_t)(64 * 1024), MHD_OPTION_END);
     if (s->d == NULL) {
         fl_err_set(err, FL_INTERNAL, "cannot listen on %s:%d (port in use?)", bind_addr, port);
         pthread_mutex_destroy(&s->lock);

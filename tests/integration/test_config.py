@@ -98,6 +98,20 @@ class ConfigTest(unittest.TestCase):
         finally:
             f.stop()
 
+    def test_port_in_use_refused(self):
+        """A second fleetd on the port of a running one refuses to start
+        (and does not share the port with it)."""
+        f1 = Fleetd()
+        try:
+            d = tempfile.mkdtemp(prefix="fleetd-cfg-", dir=self.dir)
+            p = run_fleetd(["serve"], d, {"FLEETD_HTTP_PORT": str(f1.port), "FLEETD_BROKER": "off"})
+            self.assertIsNotNone(p, "the second fleetd did not exit")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(b"port in use", p.stderr + p.stdout)
+            self.assertEqual(f1.client().list_things()["things"], [])  # the first one still answers
+        finally:
+            f1.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
