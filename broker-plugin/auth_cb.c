@@ -42,12 +42,7 @@ static int cert_id_of(struct fp_plugin *p, X509 *x, char out[65])
     /* the fetched digest spares OpenSSL 3 a lookup by name per connect */
     if (X509_digest(x, p->sha256 ? p->sha256 : EVP_sha256(), md, &n) != 1 || n != 32)
         return -1;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    core_hex(md, n, out);
     return 0;
 }
 

@@ -879,15 +879,8 @@ enum fl_code certificates_registration_code(struct fl_core *c, char code[65], st
         return rc;
     rc = store_settings_get(c->st, REGISTRATION_CODE_SETTING, code, 65, err);
     if (rc == FL_NOT_FOUND) {
-        static const char hex[] = "0123456789abcdef";
-        unsigned char raw[32];
         char fresh[65];
-        core_random(c, raw, sizeof(raw));
-        for (size_t i = 0; i < sizeof(raw); i++) {
-            fresh[2 * i] = hex[raw[i] >> 4];
-            fresh[2 * i + 1] = hex[raw[i] & 15];
-        }
-        fresh[64] = '\0';
+        core_random_hex(c, 32, fresh);
         rc = store_settings_add(c->st, REGISTRATION_CODE_SETTING, fresh, err);
         if (rc == FL_OK)
             rc = store_settings_get(c->st, REGISTRATION_CODE_SETTING, code, 65, err);

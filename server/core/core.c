@@ -82,6 +82,29 @@ void core_random(struct fl_core *c, void *buf, size_t len)
     c->rng.fill(c->rng.ctx, buf, len);
 }
 
+void core_hex(const void *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void core_random_hex(struct fl_core *c, size_t n, char *out)
+{
+    unsigned char raw[64];
+    while (n > 0) {
+        size_t k = n < sizeof(raw) ? n : sizeof(raw);
+        core_random(c, raw, k);
+        core_hex(raw, k, out);
+        out += 2 * k;
+        n -= k;
+    }
+}
+
 void core_uuid(struct fl_core *c, char out[37])
 {
     unsigned char b[16];

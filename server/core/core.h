@@ -88,6 +88,10 @@ void core_config_defaults(struct fl_config *cfg);
 
 int64_t core_now_ms(struct fl_core *c);
 void core_random(struct fl_core *c, void *buf, size_t len);
+/* Writes the n bytes of in as 2n lowercase hex digits and a NUL into out. */
+void core_hex(const void *in, size_t n, char *out);
+/* Writes n random bytes (core_random) as 2n hex digits and a NUL into out. */
+void core_random_hex(struct fl_core *c, size_t n, char *out);
 /* Writes a random RFC 4122 v4 UUID (36 chars + NUL) into out. */
 void core_uuid(struct fl_core *c, char out[37]);
 /* Writes "arn:aws:iot:REGION:ACCOUNT:KIND/NAME" into out. */

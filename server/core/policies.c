@@ -64,14 +64,7 @@ static enum fl_code policy_not_found(const char *name, struct fl_err *err)
 /* A fresh generationId: 64 hex digits (AWS returns a SHA-256-sized id). */
 static void new_generation(struct fl_core *c, char out[65])
 {
-    unsigned char raw[32];
-    static const char hex[] = "0123456789abcdef";
-    core_random(c, raw, sizeof(raw));
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[64] = '\0';
+    core_random_hex(c, 32, out);
 }
 
 static enum fl_code parse_version(const char *text, int64_t *v, struct fl_err *err)

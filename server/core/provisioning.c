@@ -1041,16 +1041,6 @@ static int hexval(int ch)
     return -1;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char H[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = H[b[i] >> 4];
-        out[2 * i + 1] = H[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* The server secret, made on first use when create (inside a write
  * transaction); without create FL_NOT_FOUND when there is none yet. */
 static enum fl_code token_secret_tx(struct fl_core *c, int create, unsigned char key[32], struct fl_err *err)
@@ -1060,7 +1050,7 @@ static enum fl_code token_secret_tx(struct fl_core *c, int create, unsigned char
     if (rc == FL_NOT_FOUND && create) {
         unsigned char r[32];
         core_random(c, r, sizeof r);
-        to_hex(r, sizeof r, hex);
+        core_hex(r, sizeof r, hex);
         explicit_bzero(r, sizeof r);
         rc = store_settings_add(c->st, TOKEN_SECRET_SETTING, hex, err);
         if (rc == FL_OK)
@@ -1085,7 +1075,7 @@ static enum fl_code token_mac(const unsigned char key[32], const char *msg, size
     unsigned char mac[32];
     if (ca_hmac_sha256(key, 32, msg, n, mac) != 0)
         return fl_err_set(err, FL_INTERNAL, "HMAC failed");
-    to_hex(mac, sizeof mac, mac_hex);
+    core_hex(mac, sizeof mac, mac_hex);
     return FL_OK;
 }
 
@@ -1116,7 +1106,7 @@ enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certifi
     unsigned char nonce[16];
     char nonce_hex[33], mac_hex[65];
     core_random(c, nonce, sizeof nonce);
-    to_hex(nonce, sizeof nonce, nonce_hex);
+    core_hex(nonce, sizeof nonce, nonce_hex);
     int n = snprintf(out, PROVISIONING_TOKEN_MAX, "%s.%" PRId64 ".%s", cid, core_now_ms(c) + ttl_s * 1000,
                      nonce_hex);
     rc = token_mac(key, out, (size_t)n, mac_hex, err);

@@ -397,3 +397,21 @@ enum fl_code store_exec(struct store *st, sqlite3_stmt *s, struct fl_err *err)
     store_done(s);
     return rc == SQLITE_DONE ? FL_OK : store_fail(st, rc, err);
 }
+
+void store_bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+    store_bind_str(s, i, v && *v ? v : NULL);
+}
+
+enum fl_code store_insert(struct store *st, sqlite3_stmt *s, struct fl_err *err)
+{
+    int rc = sqlite3_step(s);
+    /* a TEXT primary key of a rowid table is a unique index underneath */
+    int ext = (rc & 0xff) == SQLITE_CONSTRAINT ? sqlite3_extended_errcode(sqlite3_db_handle(s)) : 0;
+    store_done(s);
+    if (rc == SQLITE_DONE)
+        return FL_OK;
+    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+        return fl_err_set(err, FL_ALREADY_EXISTS, "already exists");
+    return store_fail(st, rc, err);
+}

@@ -63,8 +63,13 @@ char *store_col_dup(sqlite3_stmt *s, int i);
 /* Steps a bound one-row-or-none statement: FL_OK on a row (read it, then
  * store_done), FL_NOT_FOUND on none. Does not reset. */
 enum fl_code store_step_row(struct store *st, sqlite3_stmt *s, struct fl_err *err);
+/* Binds v as text, or SQL NULL when v is NULL or "" (optional text columns). */
+void store_bind_opt(sqlite3_stmt *s, int i, const char *v);
 /* Steps a bound statement that yields no rows, then resets it. */
 enum fl_code store_exec(struct store *st, sqlite3_stmt *s, struct fl_err *err);
+/* store_exec for an INSERT: a PRIMARY KEY or UNIQUE violation is
+ * FL_ALREADY_EXISTS ("already exists"; callers name the resource). */
+enum fl_code store_insert(struct store *st, sqlite3_stmt *s, struct fl_err *err);
 
 /* Maps a failed sqlite3 result code to an fl_code and message: BUSY/LOCKED
  * become FL_UNAVAILABLE (retryable), the rest FL_INTERNAL. */

@@ -13,43 +13,14 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* malloc'd copy of a text column; NULL for SQL NULL. *oom = 1 when the
- * column was not NULL but the copy failed. */
+/* store_col_dup, with *oom = 1 when the column was not NULL but the copy
+ * failed. */
 static char *dup_col(sqlite3_stmt *s, int col, int *oom)
 {
-    if (sqlite3_column_type(s, col) == SQLITE_NULL)
-        return NULL;
-    const unsigned char *v = sqlite3_column_text(s, col);
-    size_t len = (size_t)sqlite3_column_bytes(s, col);
-    char *p = malloc(len + 1);
-    if (p == NULL) {
+    char *p = store_col_dup(s, col);
+    if (p == NULL && sqlite3_column_type(s, col) != SQLITE_NULL)
         *oom = 1;
-        return NULL;
-    }
-    memcpy(p, v ? (const char *)v : "", len);
-    p[len] = '\0';
     return p;
-}
-
-/* Binds v, or NULL when v is "" (optional text columns). */
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    store_bind_str(s, i, v && *v ? v : NULL);
-}
-
-/* Steps an INSERT; a primary-key violation is FL_ALREADY_EXISTS. */
-static enum fl_code run_insert(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    enum fl_code e = FL_OK;
-    /* A TEXT primary key of a rowid table is a unique index underneath. */
-    int ext = (rc & 0xff) == SQLITE_CONSTRAINT ? sqlite3_extended_errcode(sqlite3_db_handle(s)) : 0;
-    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
-        e = FL_ALREADY_EXISTS;
-    else if (rc != SQLITE_DONE)
-        e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
 }
 
 /* Steps a one-row probe: *found = 1 on a row. */
@@ -117,7 +88,7 @@ enum fl_code store_certs_insert(struct store *st, const struct store_cert *cert,
     store_bind_str(s, 1, cert->id);
     store_bind_str(s, 2, cert->pem);
     store_bind_str(s, 3, cert->status);
-    bind_opt(s, 4, cert->ca_id);
+    store_bind_opt(s, 4, cert->ca_id);
     store_bind_str(s, 5, cert->mode);
     store_bind_str(s, 6, cert->owned_by);
     sqlite3_bind_int64(s, 7, cert->created_at);
@@ -125,7 +96,7 @@ enum fl_code store_certs_insert(struct store *st, const struct store_cert *cert,
     sqlite3_bind_int64(s, 9, cert->not_before);
     sqlite3_bind_int64(s, 10, cert->not_after);
     store_bind_str(s, 11, cert->generation_id);
-    return run_insert(st, s, err);
+    return store_insert(st, s, err);
 }
 
 static const char SQL_CERT_GET[] = "SELECT " CERT_COLS ", pem FROM certificates WHERE id = ?1";
@@ -327,7 +298,7 @@ enum fl_code store_certs_ca_insert(struct store *st, const struct store_ca *ca, 
     store_bind_str(s, 4, ca->status);
     store_bind_str(s, 5, ca->auto_registration);
     store_bind_str(s, 6, ca->registration_json);
-    bind_opt(s, 7, ca->template_name);
+    store_bind_opt(s, 7, ca->template_name);
     store_bind_str(s, 8, ca->mode);
     sqlite3_bind_int(s, 9, ca->builtin ? 1 : 0);
     store_bind_str(s, 10, ca->owned_by);
@@ -336,7 +307,7 @@ enum fl_code store_certs_ca_insert(struct store *st, const struct store_ca *ca, 
     sqlite3_bind_int64(s, 13, ca->not_before);
     sqlite3_bind_int64(s, 14, ca->not_after);
     store_bind_str(s, 15, ca->generation_id);
-    return run_insert(st, s, err);
+    return store_insert(st, s, err);
 }
 
 static const char SQL_CA_GET[] =
@@ -374,7 +345,7 @@ enum fl_code store_certs_ca_update(struct store *st, const struct store_ca *ca, 
     store_bind_str(s, 2, ca->status);
     store_bind_str(s, 3, ca->auto_registration);
     store_bind_str(s, 4, ca->registration_json);
-    bind_opt(s, 5, ca->template_name);
+    store_bind_opt(s, 5, ca->template_name);
     sqlite3_bind_int(s, 6, ca->builtin ? 1 : 0);
     sqlite3_bind_int64(s, 7, ca->updated_at);
     store_bind_str(s, 8, ca->generation_id);

@@ -38,6 +38,24 @@ static enum fl_code scan_text(struct store *st, sqlite3_stmt *s, enum fl_code (*
     return e;
 }
 
+/* Same, columns 0 and 1 both text. */
+static enum fl_code scan_text_pair(struct store *st, sqlite3_stmt *s,
+                                   enum fl_code (*fn)(void *, const char *, const char *), void *ctx,
+                                   struct fl_err *err)
+{
+    enum fl_code e = FL_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((e = fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1))) !=
+            FL_OK)
+            break;
+    }
+    if (e == FL_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        e = store_fail(st, rc, err);
+    store_done(s);
+    return e;
+}
+
 #define STMT(var, sql)                                                                                       \
     sqlite3_stmt *var = store_stmt(st, sql, err);                                                            \
     if (var == NULL)                                                                                         \
@@ -328,17 +346,7 @@ enum fl_code store_policies_for_target(struct store *st, const char *target, sto
 {
     STMT(s, SQL_FOR_TARGET);
     store_bind_str(s, 1, target);
-    enum fl_code e = FL_OK;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((e = fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1))) !=
-            FL_OK)
-            break;
-    }
-    if (e == FL_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
+    return scan_text_pair(st, s, fn, ctx, err);
 }
 
 /* ---- lookups on other modules' tables ---------------------------------------------- */
@@ -405,17 +413,7 @@ enum fl_code store_policies_thing_attrs(struct store *st, int64_t thing_row, sto
 {
     STMT(s, SQL_THING_ATTRS);
     sqlite3_bind_int64(s, 1, thing_row);
-    enum fl_code e = FL_OK;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((e = fn(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1))) !=
-            FL_OK)
-            break;
-    }
-    if (e == FL_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        e = store_fail(st, rc, err);
-    store_done(s);
-    return e;
+    return scan_text_pair(st, s, fn, ctx, err);
 }
 
 static const char SQL_THING_GROUPS[] = "SELECT g.name FROM thing_group_closure c "

@@ -10,25 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static enum fl_code exec_stmt(struct store *st, sqlite3_stmt *s, struct fl_err *err)
-{
-    int rc = sqlite3_step(s);
-    store_done(s);
-    if (rc == SQLITE_DONE)
-        return FL_OK;
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        return fl_err_set(err, FL_ALREADY_EXISTS, "already exists");
-    return store_fail(st, rc, err);
-}
-
 #define TPL_COLS                                                                                             \
     "id, name, description, enabled, role_arn, hook_target, hook_version, type, default_version, "           \
     "next_version, created_at, updated_at"
@@ -57,7 +38,7 @@ enum fl_code store_prov_tpl_get(struct store *st, const char *name, struct store
     sqlite3_stmt *s = store_stmt(st, SQL_TPL_GET, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, name);
+    store_bind_opt(s, 1, name);
     int rc = sqlite3_step(s);
     enum fl_code e = FL_OK;
     if (rc == SQLITE_ROW)
@@ -80,18 +61,18 @@ enum fl_code store_prov_tpl_insert(struct store *st, struct store_tpl *r, struct
     sqlite3_stmt *s = store_stmt(st, SQL_TPL_INSERT, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, r->name);
-    bind_text(s, 2, r->description);
+    store_bind_opt(s, 1, r->name);
+    store_bind_opt(s, 2, r->description);
     sqlite3_bind_int(s, 3, r->enabled);
-    bind_text(s, 4, r->role_arn);
-    bind_text(s, 5, r->hook_target);
-    bind_text(s, 6, r->hook_version);
-    bind_text(s, 7, r->type);
+    store_bind_opt(s, 4, r->role_arn);
+    store_bind_opt(s, 5, r->hook_target);
+    store_bind_opt(s, 6, r->hook_version);
+    store_bind_opt(s, 7, r->type);
     sqlite3_bind_int64(s, 8, r->default_version);
     sqlite3_bind_int64(s, 9, r->next_version);
     sqlite3_bind_int64(s, 10, r->created_at);
     sqlite3_bind_int64(s, 11, r->updated_at);
-    enum fl_code e = exec_stmt(st, s, err);
+    enum fl_code e = store_insert(st, s, err);
     if (e == FL_OK)
         r->id = sqlite3_last_insert_rowid(sqlite3_db_handle(s));
     return e;
@@ -107,15 +88,15 @@ enum fl_code store_prov_tpl_update(struct store *st, const struct store_tpl *r, 
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, r->id);
-    bind_text(s, 2, r->description);
+    store_bind_opt(s, 2, r->description);
     sqlite3_bind_int(s, 3, r->enabled);
-    bind_text(s, 4, r->role_arn);
-    bind_text(s, 5, r->hook_target);
-    bind_text(s, 6, r->hook_version);
+    store_bind_opt(s, 4, r->role_arn);
+    store_bind_opt(s, 5, r->hook_target);
+    store_bind_opt(s, 6, r->hook_version);
     sqlite3_bind_int64(s, 7, r->default_version);
     sqlite3_bind_int64(s, 8, r->next_version);
     sqlite3_bind_int64(s, 9, r->updated_at);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_TPL_DELETE[] = "DELETE FROM provisioning_templates WHERE id = ?1";
@@ -126,7 +107,7 @@ enum fl_code store_prov_tpl_delete(struct store *st, int64_t id, struct fl_err *
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, id);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_TPL_PAGE[] =
@@ -169,7 +150,7 @@ enum fl_code store_prov_ver_insert(struct store *st, int64_t tid, int64_t versio
     sqlite3_bind_int64(s, 2, version);
     sqlite3_bind_text(s, 3, body, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, created_at);
-    return exec_stmt(st, s, err);
+    return store_insert(st, s, err);
 }
 
 static const char SQL_VER_GET[] =
@@ -213,7 +194,7 @@ enum fl_code store_prov_ver_delete(struct store *st, int64_t tid, int64_t versio
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, tid);
     sqlite3_bind_int64(s, 2, version);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_VER_COUNT[] =
@@ -265,9 +246,9 @@ enum fl_code store_prov_token_use(struct store *st, const char *nonce, int64_t e
     sqlite3_stmt *s = store_stmt(st, SQL_TOKEN_USE, err);
     if (s == NULL)
         return FL_INTERNAL;
-    bind_text(s, 1, nonce);
+    store_bind_opt(s, 1, nonce);
     sqlite3_bind_int64(s, 2, expires_at);
-    return exec_stmt(st, s, err);
+    return store_insert(st, s, err);
 }
 
 static const char SQL_TOKEN_PURGE[] = "DELETE FROM provisioning_tokens_used WHERE expires_at < ?1";
@@ -278,7 +259,7 @@ enum fl_code store_prov_token_purge(struct store *st, int64_t now, struct fl_err
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_int64(s, 1, now);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_TPL_EXISTS[] = "SELECT 1 FROM provisioning_templates WHERE name = ?";
@@ -309,7 +290,7 @@ enum fl_code store_prov_unclaimed_add(struct store *st, const char *certificate_
         return FL_INTERNAL;
     sqlite3_bind_text(s, 1, certificate_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, expires_at);
-    return exec_stmt(st, s, err);
+    return store_insert(st, s, err);
 }
 
 static const char SQL_UNCLAIMED_DELETE[] = "DELETE FROM provisioning_unclaimed WHERE certificate_id = ?1";
@@ -320,7 +301,7 @@ enum fl_code store_prov_unclaimed_delete(struct store *st, const char *certifica
     if (s == NULL)
         return FL_INTERNAL;
     sqlite3_bind_text(s, 1, certificate_id, -1, SQLITE_STATIC);
-    return exec_stmt(st, s, err);
+    return store_exec(st, s, err);
 }
 
 static const char SQL_UNCLAIMED_EXPIRED[] = "SELECT certificate_id FROM provisioning_unclaimed "

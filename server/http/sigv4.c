@@ -92,15 +92,6 @@ static int is_lower_tchar(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = HEX_LO[in[i] >> 4];
-        out[2 * i + 1] = HEX_LO[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Copies at most ECHO_MAX bytes of client input for quoting in a message,
  * with anything unprintable replaced, so messages and logs stay one line. */
 static const char *echo(char out[ECHO_MAX + 4], const char *s, size_t n)
@@ -629,7 +620,7 @@ static int signature_hex(struct crypto *c, const char *secret, const char *date8
     memcpy(key + 4, secret, sl);
 
     char creq_hex[65];
-    to_hex(creq, 32, creq_hex);
+    core_hex(creq, 32, creq_hex);
     char sts[64 + AMZ_DATE_LEN + 8 + 2 * sizeof(((struct sigv4_auth *)0)->region) + 64];
     int n = snprintf(sts, sizeof(sts), ALGORITHM "\n%s\n%.8s/%s/%s/" TERMINATOR "\n%s", amzdate, date8,
                      region, service, creq_hex);
@@ -645,7 +636,7 @@ static int signature_hex(struct crypto *c, const char *secret, const char *date8
     if (rc == 0)
         rc = hmac(c, k2, 32, sts, (size_t)n, sig);
     if (rc == 0)
-        to_hex(sig, 32, sig_hex);
+        core_hex(sig, 32, sig_hex);
     OPENSSL_cleanse(key, sl + 4);
     OPENSSL_cleanse(k1, sizeof(k1));
     OPENSSL_cleanse(k2, sizeof(k2));
@@ -662,7 +653,7 @@ static int body_hash_hex(struct crypto *c, const void *body, size_t len, char ou
         len = 0;
     if (sha256(c, len ? body : "", len, md) != 0)
         return -1;
-    to_hex(md, 32, out);
+    core_hex(md, 32, out);
     return 0;
 }
 

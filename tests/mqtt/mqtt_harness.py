@@ -241,7 +241,38 @@ class ConnectResult:
         return "<connect %s rc=%s %s>" % ("accepted" if self.accepted else "refused", self.rc, self.how)
 
 
-class Paho:
+class Inbox:
+    """The received messages of a client (self.messages, a queue of dicts
+    with "topic" and "payload"), for Paho and Observer."""
+
+    def _next_message(self, topic, timeout, pred):
+        """The next message on topic (any when None) that pred accepts (any
+        when None), skipping others, or None after timeout seconds."""
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            try:
+                m = self.messages.get(timeout=left)
+            except queue.Empty:
+                return None
+            if (topic is None or m["topic"] == topic) and (pred is None or pred(m)):
+                return m
+
+    def drain(self, wait=0.0):
+        """All messages received so far (after waiting `wait` seconds)."""
+        if wait:
+            time.sleep(wait)
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get_nowait())
+            except queue.Empty:
+                return out
+
+
+class Paho(Inbox):
     """One connection through paho_agent.py."""
 
     def __init__(self, stack, device, client_id, protocol, clean, keepalive, username, cert, key):
@@ -329,28 +360,7 @@ class Paho:
 
     def wait_message(self, topic=None, timeout=MAX_WAIT, payload=None):
         """The next message (on topic / with payload when given), or None."""
-        deadline = time.time() + timeout
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            try:
-                m = self.messages.get(timeout=left)
-            except queue.Empty:
-                return None
-            if (topic is None or m["topic"] == topic) and (payload is None or m["payload"] == payload):
-                return m
-
-    def drain(self, wait=0.0):
-        """All messages received so far (after waiting `wait` seconds)."""
-        if wait:
-            time.sleep(wait)
-        out = []
-        while True:
-            try:
-                out.append(self.messages.get_nowait())
-            except queue.Empty:
-                return out
+        return self._next_message(topic, timeout, lambda m: payload is None or m["payload"] == payload)
 
     def close(self):
         if self.proc.poll() is None:
@@ -368,7 +378,7 @@ class Paho:
                 pass
 
 
-class Observer:
+class Observer(Inbox):
     """mosquitto_sub over the broker's unix socket (fleetd's trusted
     identity). Lines are JSON (-F %j); -d prints the SUBACK."""
 
@@ -405,27 +415,7 @@ class Observer:
                 self.subacked.set()
 
     def wait_message(self, topic=None, timeout=MAX_WAIT, pred=None):
-        deadline = time.time() + timeout
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            try:
-                m = self.messages.get(timeout=left)
-            except queue.Empty:
-                return None
-            if (topic is None or m["topic"] == topic) and (pred is None or pred(m)):
-                return m
-
-    def drain(self, wait=0.0):
-        if wait:
-            time.sleep(wait)
-        out = []
-        while True:
-            try:
-                out.append(self.messages.get_nowait())
-            except queue.Empty:
-                return out
+        return self._next_message(topic, timeout, pred)
 
     def close(self):
         if self.proc.poll() is None:

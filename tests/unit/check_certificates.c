@@ -84,35 +84,6 @@ static void der_sha256(const char *pem, char out[65])
     X509_free(x);
 }
 
-/* A foreign CA: key + self-signed CA certificate with subject CN=cn. */
-struct fca {
-    EVP_PKEY *key;
-    char *pem;
-    char cn[64];
-};
-
-static void fca_make(struct fca *f, const char *cn)
-{
-    snprintf(f->cn, sizeof(f->cn), "%s", cn);
-    f->key = tu_ec_key();
-    f->pem = tu_cert_pem(cn, f->key, cn, f->key, 1, -86400, 3650);
-}
-
-static void fca_free(struct fca *f)
-{
-    EVP_PKEY_free(f->key);
-    free(f->pem);
-}
-
-/* A device certificate issued by f (fresh key). */
-static char *fca_issue(struct fca *f, const char *cn)
-{
-    EVP_PKEY *k = tu_ec_key();
-    char *pem = tu_cert_pem(cn, k, f->cn, f->key, 0, -3600, 365);
-    EVP_PKEY_free(k);
-    return pem;
-}
-
 /* ---- core helpers ------------------------------------------------------------- */
 
 static const char *sget(json_t *o, const char *k)
@@ -162,11 +133,11 @@ static enum fl_code reg_code(char code[65])
 }
 
 /* Registers f (DEFAULT mode, verification certificate over the code). */
-static enum fl_code fca_register(struct fca *f, int active, struct certificates_ref *ref)
+static enum fl_code fca_register(struct tu_ca *f, int active, struct certificates_ref *ref)
 {
     char code[65];
     ck_assert_int_eq(reg_code(code), FL_OK);
-    char *verif = fca_issue(f, code);
+    char *verif = tu_ca_issue(f, code);
     struct certificates_ca_register_in in = {
         .ca_pem = f->pem, .verification_pem = verif, .set_active = active};
     struct certificates_ref tmp;
@@ -612,8 +583,8 @@ END_TEST
 START_TEST(test_list_by_ca)
 {
     with_ca();
-    struct fca f;
-    fca_make(&f, "Foreign CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "Foreign CA");
     ck_assert_int_eq(fca_register(&f, 1, NULL), FL_OK);
     char mine[2][65], theirs[3][65];
     for (int i = 0; i < 2; i++)
@@ -621,7 +592,7 @@ START_TEST(test_list_by_ca)
     char fid[65];
     der_sha256(f.pem, fid);
     for (int i = 0; i < 3; i++) {
-        char *pem = fca_issue(&f, "dev");
+        char *pem = tu_ca_issue(&f, "dev");
         ck_assert_msg(reg_with(pem, NULL, "ACTIVE", theirs[i]) == FL_OK, "%s", err.msg);
         free(pem);
         tu_advance(c, 10);
@@ -642,7 +613,7 @@ START_TEST(test_list_by_ca)
     struct certificates_list_in in = {.ca_id = "bogus", .page_size = 5};
     json_t *out = NULL;
     ck_assert_int_eq(certificates_list(c, &in, &out, &err), FL_INVALID_REQUEST);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
@@ -683,12 +654,12 @@ static void mk_jitp_template(const char *name)
 
 START_TEST(test_register_ca)
 {
-    struct fca f;
-    fca_make(&f, "Acme Root");
+    struct tu_ca f;
+    tu_ca_make(&f, "Acme Root");
     mk_jitp_template("jitp-1");
     char code[65];
     ck_assert_int_eq(reg_code(code), FL_OK);
-    char *verif = fca_issue(&f, code);
+    char *verif = tu_ca_issue(&f, code);
     json_t *cfg =
         json_pack("{s:s, s:s}", "templateName", "jitp-1", "roleArn", "arn:aws:iam::123456789012:role/prov");
     json_t *tags = json_pack("[{s:s, s:s}]", "Key", "env", "Value", "test");
@@ -728,33 +699,33 @@ START_TEST(test_register_ca)
     json_decref(cfg);
     json_decref(tags);
     free(verif);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(test_register_ca_errors)
 {
-    struct fca f, g;
-    fca_make(&f, "Acme Root");
-    fca_make(&g, "Other Root");
+    struct tu_ca f, g;
+    tu_ca_make(&f, "Acme Root");
+    tu_ca_make(&g, "Other Root");
     char code[65];
     struct certificates_ref ref;
 
     /* no registration code yet */
     ck_assert_int_eq(fca_register(&f, 1, &ref) == FL_OK, 1); /* fca_register fetches one */
     ck_assert_int_eq(certificates_delete_registration_code(c, &err), FL_OK);
-    char *v_nocode = fca_issue(&g, "0000000000000000000000000000000000000000000000000000000000000000");
+    char *v_nocode = tu_ca_issue(&g, "0000000000000000000000000000000000000000000000000000000000000000");
     struct certificates_ca_register_in in = {.ca_pem = g.pem, .verification_pem = v_nocode};
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_REG_CODE_VALIDATION);
     free(v_nocode);
 
     ck_assert_int_eq(reg_code(code), FL_OK);
     /* wrong CN */
-    char *v_wrong = fca_issue(&g, "not-the-code");
+    char *v_wrong = tu_ca_issue(&g, "not-the-code");
     in.verification_pem = v_wrong;
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_REG_CODE_VALIDATION);
     /* verification not signed by the CA */
-    char *v_other = fca_issue(&f, code);
+    char *v_other = tu_ca_issue(&f, code);
     in.verification_pem = v_other;
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_CERTIFICATE_VALIDATION);
     /* missing verification in DEFAULT mode; given in SNI_ONLY mode */
@@ -767,8 +738,8 @@ START_TEST(test_register_ca_errors)
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_INVALID_REQUEST);
     in.mode = NULL;
     /* not a CA, garbage, expired */
-    char *leaf = fca_issue(&g, "leaf");
-    char *v_leaf = fca_issue(&g, code);
+    char *leaf = tu_ca_issue(&g, "leaf");
+    char *v_leaf = tu_ca_issue(&g, code);
     in.ca_pem = leaf;
     in.verification_pem = v_leaf;
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_CERTIFICATE_VALIDATION);
@@ -783,7 +754,7 @@ START_TEST(test_register_ca_errors)
     in.ca_pem = NULL;
     ck_assert_int_eq(certificates_ca_register(c, &in, &ref, &err), FL_INVALID_REQUEST);
     /* bad registrationConfig */
-    char *v_ok = fca_issue(&g, code);
+    char *v_ok = tu_ca_issue(&g, code);
     in.ca_pem = g.pem;
     in.verification_pem = v_ok;
     in.registration_config = json_pack("{s:s}", "templateName", "bad name!");
@@ -818,15 +789,15 @@ START_TEST(test_register_ca_errors)
     free(old);
     free(v_ok);
     EVP_PKEY_free(k);
-    fca_free(&f);
-    fca_free(&g);
+    tu_ca_free(&f);
+    tu_ca_free(&g);
 }
 END_TEST
 
 START_TEST(test_register_ca_sni_only_and_limit)
 {
-    struct fca f;
-    fca_make(&f, "SNI Root");
+    struct tu_ca f;
+    tu_ca_make(&f, "SNI Root");
     struct certificates_ca_register_in in = {.ca_pem = f.pem, .mode = "SNI_ONLY", .set_active = 1};
     struct certificates_ref ref;
     ck_assert_msg(certificates_ca_register(c, &in, &ref, &err) == FL_OK, "%s", err.msg);
@@ -835,7 +806,7 @@ START_TEST(test_register_ca_sni_only_and_limit)
     ck_assert_str_eq(sget(json_object_get(out, "certificateDescription"), "certificateMode"), "SNI_ONLY");
     json_decref(out);
     /* its certificates are SNI_ONLY too */
-    char *dev = fca_issue(&f, "dev");
+    char *dev = tu_ca_issue(&f, "dev");
     char id[65];
     ck_assert_int_eq(reg_with(dev, f.pem, "ACTIVE", id), FL_OK);
     out = describe(id);
@@ -843,15 +814,15 @@ START_TEST(test_register_ca_sni_only_and_limit)
     ck_assert_str_eq(desc_field(out, "caCertificateId"), ref.id);
     json_decref(out);
     free(dev);
-    fca_free(&f);
+    tu_ca_free(&f);
 
     /* ten CAs with one subject, then LimitExceeded */
     for (int i = 0; i < 11; i++) {
-        fca_make(&f, "Same Subject");
+        tu_ca_make(&f, "Same Subject");
         in.ca_pem = f.pem;
         enum fl_code rc = certificates_ca_register(c, &in, &ref, &err);
         ck_assert_msg(rc == (i < 10 ? FL_OK : FL_LIMIT_EXCEEDED), "CA %d: %d %s", i, rc, err.msg);
-        fca_free(&f);
+        tu_ca_free(&f);
     }
 }
 END_TEST
@@ -860,13 +831,13 @@ END_TEST
 
 START_TEST(test_register_certificate)
 {
-    struct fca f;
-    fca_make(&f, "Device CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "Device CA");
     struct certificates_ref caref;
     ck_assert_int_eq(fca_register(&f, 1, &caref), FL_OK);
     const char *statuses[] = {"ACTIVE", "INACTIVE", "REVOKED", NULL};
     for (int i = 0; i < 4; i++) {
-        char *pem = fca_issue(&f, "dev");
+        char *pem = tu_ca_issue(&f, "dev");
         char id[65], want[65];
         /* with and without caCertificatePem */
         ck_assert_msg(reg_with(pem, i % 2 ? f.pem : NULL, statuses[i], id) == FL_OK, "%s", err.msg);
@@ -883,13 +854,13 @@ START_TEST(test_register_certificate)
         free(pem);
     }
     /* setAsActive (deprecated) */
-    char *pem = fca_issue(&f, "dev");
+    char *pem = tu_ca_issue(&f, "dev");
     struct certificates_register_in in = {.pem = pem, .set_as_active = 1};
     struct certificates_ref ref;
     ck_assert_int_eq(certificates_register(c, &in, &ref, &err), FL_OK);
     assert_status(ref.id, "ACTIVE");
     free(pem);
-    pem = fca_issue(&f, "dev");
+    pem = tu_ca_issue(&f, "dev");
     in.pem = pem;
     in.status = "INACTIVE";
     ck_assert_int_eq(certificates_register(c, &in, &ref, &err), FL_INVALID_REQUEST);
@@ -899,18 +870,18 @@ START_TEST(test_register_certificate)
     in.status = "bogus";
     ck_assert_int_eq(certificates_register(c, &in, &ref, &err), FL_INVALID_REQUEST);
     free(pem);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(test_register_certificate_errors)
 {
-    struct fca f, g;
-    fca_make(&f, "Known CA");
-    fca_make(&g, "Unknown CA");
+    struct tu_ca f, g;
+    tu_ca_make(&f, "Known CA");
+    tu_ca_make(&g, "Unknown CA");
     ck_assert_int_eq(fca_register(&f, 1, NULL), FL_OK);
-    char *dev_g = fca_issue(&g, "dev");
-    char *dev_f = fca_issue(&f, "dev");
+    char *dev_g = tu_ca_issue(&g, "dev");
+    char *dev_f = tu_ca_issue(&f, "dev");
     /* CA not registered */
     ck_assert_int_eq(reg_with(dev_g, NULL, "ACTIVE", NULL), FL_CERTIFICATE_VALIDATION);
     ck_assert_int_eq(reg_with(dev_g, g.pem, "ACTIVE", NULL), FL_CERTIFICATE_VALIDATION);
@@ -922,7 +893,7 @@ START_TEST(test_register_certificate_errors)
     ck_assert_int_eq(reg_with(NULL, NULL, NULL, NULL), FL_INVALID_REQUEST);
     ck_assert_int_eq(reg_with(dev_f, "junk", NULL, NULL), FL_CERTIFICATE_VALIDATION);
     EVP_PKEY *k = tu_ec_key();
-    char *expired = tu_cert_pem("old", k, f.cn, f.key, 0, -400 * 86400L, 30);
+    char *expired = tu_cert_pem("old", k, f.subject, f.key, 0, -400 * 86400L, 30);
     ck_assert_int_eq(reg_with(expired, NULL, NULL, NULL), FL_CERTIFICATE_VALIDATION);
     ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
 
@@ -944,8 +915,8 @@ START_TEST(test_register_certificate_errors)
     EVP_PKEY_free(k);
     free(dev_g);
     free(dev_f);
-    fca_free(&f);
-    fca_free(&g);
+    tu_ca_free(&f);
+    tu_ca_free(&g);
 }
 END_TEST
 
@@ -953,17 +924,17 @@ START_TEST(test_register_certificate_conflict)
 {
     /* Two CA certificates, same subject, same key: both verify the device
      * certificate, so without caCertificatePem it is ambiguous. */
-    struct fca f;
-    fca_make(&f, "Twin CA");
-    char *twin = tu_cert_pem(f.cn, f.key, f.cn, f.key, 1, -3600, 3650);
+    struct tu_ca f;
+    tu_ca_make(&f, "Twin CA");
+    char *twin = tu_cert_pem(f.subject, f.key, f.subject, f.key, 1, -3600, 3650);
     ck_assert_int_eq(fca_register(&f, 1, NULL), FL_OK);
     char code[65];
     ck_assert_int_eq(reg_code(code), FL_OK);
-    char *verif = fca_issue(&f, code);
+    char *verif = tu_ca_issue(&f, code);
     struct certificates_ca_register_in in = {.ca_pem = twin, .verification_pem = verif, .set_active = 1};
     struct certificates_ref ref;
     ck_assert_msg(certificates_ca_register(c, &in, &ref, &err) == FL_OK, "%s", err.msg);
-    char *dev = fca_issue(&f, "dev");
+    char *dev = tu_ca_issue(&f, "dev");
     char id[65];
     ck_assert_int_eq(reg_with(dev, NULL, "ACTIVE", NULL), FL_CERTIFICATE_CONFLICT);
     ck_assert_int_eq(reg_with(dev, twin, "ACTIVE", id), FL_OK);
@@ -973,15 +944,15 @@ START_TEST(test_register_certificate_conflict)
     free(dev);
     free(verif);
     free(twin);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(test_register_without_ca)
 {
-    struct fca g;
-    fca_make(&g, "Nobody");
-    char *dev = fca_issue(&g, "dev");
+    struct tu_ca g;
+    tu_ca_make(&g, "Nobody");
+    char *dev = tu_ca_issue(&g, "dev");
     struct certificates_ref ref;
     ck_assert_int_eq(certificates_register_without_ca(c, dev, "ACTIVE", &ref, &err), FL_OK);
     json_t *d = describe(ref.id);
@@ -993,7 +964,7 @@ START_TEST(test_register_without_ca)
     ck_assert_int_eq(certificates_register_without_ca(c, "junk", NULL, &ref, &err),
                      FL_CERTIFICATE_VALIDATION);
     ck_assert_int_eq(certificates_register_without_ca(c, NULL, NULL, &ref, &err), FL_INVALID_REQUEST);
-    char *dev2 = fca_issue(&g, "dev2");
+    char *dev2 = tu_ca_issue(&g, "dev2");
     ck_assert_int_eq(certificates_register_without_ca(c, dev2, "SOMETHING", &ref, &err), FL_INVALID_REQUEST);
     ck_assert_int_eq(certificates_register_without_ca(c, dev2, NULL, &ref, &err), FL_OK);
     assert_status(ref.id, "INACTIVE");
@@ -1007,7 +978,7 @@ START_TEST(test_register_without_ca)
     ck_assert_int_eq(certificates_is_usable(c, "x", &u, &err), FL_INVALID_REQUEST);
     free(dev);
     free(dev2);
-    fca_free(&g);
+    tu_ca_free(&g);
 }
 END_TEST
 
@@ -1015,8 +986,8 @@ END_TEST
 
 START_TEST(test_update_ca)
 {
-    struct fca f;
-    fca_make(&f, "Upd CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "Upd CA");
     struct certificates_ref ref;
     ck_assert_int_eq(fca_register(&f, 0, &ref), FL_OK);
     mk_jitp_template("tmpl");
@@ -1079,17 +1050,17 @@ START_TEST(test_update_ca)
     ck_assert_int_eq(certificates_ca_update(c, &missing, &err), FL_INVALID_REQUEST);
     ck_assert_int_eq(certificates_ca_describe(c, zero, &out, &err), FL_NOT_FOUND);
     json_decref(cfg);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(test_delete_ca)
 {
-    struct fca f;
-    fca_make(&f, "Del CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "Del CA");
     struct certificates_ref ref;
     ck_assert_int_eq(fca_register(&f, 1, &ref), FL_OK);
-    char *dev = fca_issue(&f, "dev");
+    char *dev = tu_ca_issue(&f, "dev");
     char id[65];
     ck_assert_int_eq(reg_with(dev, NULL, "INACTIVE", id), FL_OK);
     ck_assert_int_eq(certificates_ca_delete(c, ref.id, &err), FL_CERTIFICATE_STATE);
@@ -1105,7 +1076,7 @@ START_TEST(test_delete_ca)
     /* and it can be registered again */
     ck_assert_int_eq(fca_register(&f, 1, &ref), FL_OK);
     free(dev);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
@@ -1113,14 +1084,14 @@ START_TEST(test_list_ca)
 {
     char ids[5][65];
     for (int i = 0; i < 5; i++) {
-        struct fca f;
+        struct tu_ca f;
         char cn[32];
         snprintf(cn, sizeof(cn), "CA %d", i);
-        fca_make(&f, cn);
+        tu_ca_make(&f, cn);
         struct certificates_ref ref;
         ck_assert_int_eq(fca_register(&f, i % 2, &ref), FL_OK);
         snprintf(ids[i], 65, "%s", ref.id);
-        fca_free(&f);
+        tu_ca_free(&f);
         tu_advance(c, 1000);
     }
     for (int asc = 0; asc < 2; asc++) {

@@ -42,44 +42,15 @@ static void teardown(void)
 
 /* ---- certificates made here --------------------------------------------------- */
 
-struct fca {
-    EVP_PKEY *key;
-    char *pem;
-    char subject[128];
-    char id[65];
-};
-
-static void fca_make(struct fca *f, const char *subject)
-{
-    memset(f, 0, sizeof(*f));
-    snprintf(f->subject, sizeof(f->subject), "%s", subject);
-    f->key = tu_ec_key();
-    f->pem = tu_cert_pem(subject, f->key, subject, f->key, 1, -86400, 3650);
-}
-
-static void fca_free(struct fca *f)
-{
-    EVP_PKEY_free(f->key);
-    free(f->pem);
-}
-
-static char *fca_issue(struct fca *f, const char *subject)
-{
-    EVP_PKEY *k = tu_ec_key();
-    char *pem = tu_cert_pem(subject, k, f->subject, f->key, 0, -3600, 365);
-    EVP_PKEY_free(k);
-    return pem;
-}
-
 /* RegisterCACertificate (DEFAULT mode) with registrationConfig cfg (JSON
  * text or NULL). */
-static enum fl_code fca_register(struct fca *f, int active, int auto_reg, const char *cfg)
+static enum fl_code fca_register(struct tu_ca *f, int active, int auto_reg, const char *cfg)
 {
     char code[65];
     ck_assert_int_eq(certificates_registration_code(c, code, &err), FL_OK);
     char vsub[100];
     snprintf(vsub, sizeof(vsub), "CN=%s", code);
-    char *verif = fca_issue(f, vsub);
+    char *verif = tu_ca_issue(f, vsub);
     json_t *rc_json = cfg ? json_loads(cfg, 0, NULL) : NULL;
     struct certificates_ca_register_in in = {.ca_pem = f->pem,
                                              .verification_pem = verif,
@@ -157,9 +128,10 @@ static void mk_template(const char *name, const char *type)
 
 START_TEST(params_from_subject)
 {
-    struct fca f;
-    fca_make(&f, "CN=Params CA");
-    char *dev = fca_issue(&f, "C=DE/ST=Bavaria/O=Acme/OU=Sensors/dnQualifier=q1/serialNumber=SN-42/CN=dev-1");
+    struct tu_ca f;
+    tu_ca_make(&f, "CN=Params CA");
+    char *dev =
+        tu_ca_issue(&f, "C=DE/ST=Bavaria/O=Acme/OU=Sensors/dnQualifier=q1/serialNumber=SN-42/CN=dev-1");
     json_t *p = NULL;
     char id[65];
     memset(id, 'a', 64);
@@ -184,22 +156,22 @@ START_TEST(params_from_subject)
     free(dev);
 
     /* absent attributes are absent parameters */
-    dev = fca_issue(&f, "CN=only-cn");
+    dev = tu_ca_issue(&f, "CN=only-cn");
     ck_assert_int_eq(jitp_params(dev, id, &p, &err), FL_OK);
     ck_assert_int_eq(json_object_size(p), 2);
     ck_assert_ptr_null(json_object_get(p, "AWS::IoT::Certificate::Country"));
     json_decref(p);
     free(dev);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(jitr_registers_pending)
 {
-    struct fca f;
-    fca_make(&f, "O=Foreign/CN=JITR CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "O=Foreign/CN=JITR CA");
     ck_assert_int_eq(fca_register(&f, 1, 1, NULL), FL_OK);
-    char *dev = fca_issue(&f, "CN=jitr-dev");
+    char *dev = tu_ca_issue(&f, "CN=jitr-dev");
     char ca_id[65];
     ck_assert_msg(jitp_candidate(c, dev, ca_id, &err) == FL_OK, "%s", err.msg);
     ck_assert_str_eq(ca_id, f.id);
@@ -243,18 +215,18 @@ START_TEST(jitr_registers_pending)
                      "1764142417000");
     json_decref(ev);
     free(dev);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(jitp_inline_body_applied)
 {
     mk_policy("jitp-device");
-    struct fca f;
-    fca_make(&f, "O=Foreign/CN=JITP CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "O=Foreign/CN=JITP CA");
     char *cfg = cfg_with_body(JITP_BODY);
     ck_assert_msg(fca_register(&f, 1, 1, cfg) == FL_OK, "%s", err.msg);
-    char *dev = fca_issue(&f, "C=FR/CN=sensor-7");
+    char *dev = tu_ca_issue(&f, "C=FR/CN=sensor-7");
     struct jitp_result r;
     ck_assert_msg(jitp_register(c, dev, &r, &err) == FL_OK, "%s", err.msg);
     ck_assert_int_eq(r.templated, 1);
@@ -286,7 +258,7 @@ START_TEST(jitp_inline_body_applied)
     ck_assert_int_eq(usable, 1);
     free(cfg);
     free(dev);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
@@ -294,11 +266,11 @@ START_TEST(jitp_failure_keeps_pending_only)
 {
     /* the policy the template names does not exist: the thing it made
      * before failing must be gone, the certificate stays PENDING */
-    struct fca f;
-    fca_make(&f, "CN=JITP CA 2");
+    struct tu_ca f;
+    tu_ca_make(&f, "CN=JITP CA 2");
     char *cfg = cfg_with_body(JITP_BODY);
     ck_assert_msg(fca_register(&f, 1, 1, cfg) == FL_OK, "%s", err.msg);
-    char *dev = fca_issue(&f, "C=FR/CN=sensor-8");
+    char *dev = tu_ca_issue(&f, "C=FR/CN=sensor-8");
     struct jitp_result r;
     ck_assert_msg(jitp_register(c, dev, &r, &err) == FL_OK, "%s", err.msg);
     ck_assert_int_eq(r.templated, 1);
@@ -313,7 +285,7 @@ START_TEST(jitp_failure_keeps_pending_only)
 
     /* a parameter the subject lacks (Country) fails the same way */
     mk_policy("jitp-device");
-    dev = fca_issue(&f, "CN=sensor-9");
+    dev = tu_ca_issue(&f, "CN=sensor-9");
     ck_assert_msg(jitp_register(c, dev, &r, &err) == FL_OK, "%s", err.msg);
     ck_assert_int_eq(r.provisioned, 0);
     ck_assert_ptr_nonnull(strstr(r.why, "Country"));
@@ -321,27 +293,27 @@ START_TEST(jitp_failure_keeps_pending_only)
     assert_status(r.certificate_id, "PENDING_ACTIVATION");
     free(dev);
     free(cfg);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
 START_TEST(unknown_ca_and_disabled)
 {
-    struct fca f, g, h;
-    fca_make(&f, "CN=Unregistered CA");
-    fca_make(&g, "CN=No Auto CA");
-    fca_make(&h, "CN=Inactive CA");
+    struct tu_ca f, g, h;
+    tu_ca_make(&f, "CN=Unregistered CA");
+    tu_ca_make(&g, "CN=No Auto CA");
+    tu_ca_make(&h, "CN=Inactive CA");
     ck_assert_int_eq(fca_register(&g, 1, 0, NULL), FL_OK);
     ck_assert_int_eq(fca_register(&h, 0, 1, NULL), FL_OK);
     struct jitp_result r;
     char ca_id[65];
 
-    char *dev = fca_issue(&f, "CN=orphan");
+    char *dev = tu_ca_issue(&f, "CN=orphan");
     ck_assert_int_eq(jitp_candidate(c, dev, ca_id, &err), FL_NOT_FOUND);
     ck_assert_int_eq(jitp_register(c, dev, &r, &err), FL_NOT_FOUND);
     free(dev);
 
-    dev = fca_issue(&g, "CN=no-auto");
+    dev = tu_ca_issue(&g, "CN=no-auto");
     ck_assert_int_eq(jitp_candidate(c, dev, ca_id, &err), FL_INVALID_REQUEST);
     ck_assert_int_eq(jitp_register(c, dev, &r, &err), FL_INVALID_REQUEST);
     json_t *list = NULL;
@@ -351,17 +323,17 @@ START_TEST(unknown_ca_and_disabled)
     json_decref(list);
     free(dev);
 
-    dev = fca_issue(&h, "CN=inactive");
+    dev = tu_ca_issue(&h, "CN=inactive");
     ck_assert_int_eq(jitp_candidate(c, dev, ca_id, &err), FL_CERTIFICATE_STATE);
     ck_assert_int_eq(jitp_register(c, dev, &r, &err), FL_CERTIFICATE_STATE);
     free(dev);
 
     /* a look-alike CA: same subject as g's, another key, never registered */
-    struct fca fake;
-    fca_make(&fake, "CN=No Auto CA");
+    struct tu_ca fake;
+    tu_ca_make(&fake, "CN=No Auto CA");
     struct certificates_ca_update_in up = {.id = g.id, .new_auto_status = "ENABLE"};
     ck_assert_int_eq(certificates_ca_update(c, &up, &err), FL_OK);
-    dev = fca_issue(&fake, "CN=forged");
+    dev = tu_ca_issue(&fake, "CN=forged");
     ck_assert_int_eq(jitp_register(c, dev, &r, &err), FL_NOT_FOUND);
     free(dev);
 
@@ -372,10 +344,10 @@ START_TEST(unknown_ca_and_disabled)
     ck_assert_int_eq(jitp_register(c, old, &r, &err), FL_CERTIFICATE_VALIDATION);
     free(old);
     EVP_PKEY_free(k);
-    fca_free(&fake);
-    fca_free(&f);
-    fca_free(&g);
-    fca_free(&h);
+    tu_ca_free(&fake);
+    tu_ca_free(&f);
+    tu_ca_free(&g);
+    tu_ca_free(&h);
 }
 END_TEST
 
@@ -384,8 +356,8 @@ START_TEST(registration_config_checks)
     mk_policy("jitp-device");
     mk_template("jitp-tpl", PROVISIONING_JITP);
     mk_template("fleet-tpl", PROVISIONING_FLEET);
-    struct fca f;
-    fca_make(&f, "CN=Named CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "CN=Named CA");
     ck_assert_int_eq(fca_register(&f, 1, 1, "{\"templateName\":\"nope\"}"), FL_NOT_FOUND);
     ck_assert_int_eq(fca_register(&f, 1, 1, "{\"templateName\":\"fleet-tpl\"}"), FL_INVALID_REQUEST);
     ck_assert_int_eq(fca_register(&f, 1, 1, "{\"templateBody\":\"{\\\"Resources\\\":5}\"}"),
@@ -405,7 +377,7 @@ START_TEST(registration_config_checks)
     json_decref(d);
 
     /* the named template is applied */
-    char *dev = fca_issue(&f, "C=IT/CN=named-1");
+    char *dev = tu_ca_issue(&f, "C=IT/CN=named-1");
     struct jitp_result r;
     ck_assert_msg(jitp_register(c, dev, &r, &err) == FL_OK, "%s", err.msg);
     ck_assert_msg(r.provisioned == 1, "%s", r.why);
@@ -423,7 +395,7 @@ START_TEST(registration_config_checks)
     struct certificates_ca_update_in rm = {.id = f.id, .remove_auto_registration = 1};
     ck_assert_int_eq(certificates_ca_update(c, &rm, &err), FL_OK);
     ck_assert_int_eq(provisioning_delete(c, "jitp-tpl", &err), FL_OK);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 
@@ -431,8 +403,8 @@ START_TEST(capath_helpers)
 {
     /* the capath file names are OpenSSL's subject hashes; the TLS leaf
      * comes as DER */
-    struct fca f;
-    fca_make(&f, "O=Hash/CN=Hash CA");
+    struct tu_ca f;
+    tu_ca_make(&f, "O=Hash/CN=Hash CA");
     unsigned long h = 0;
     ck_assert_int_eq(x509_subject_hash(f.pem, &h, &err), FL_OK);
     BIO *b = BIO_new_mem_buf(f.pem, -1);
@@ -449,7 +421,7 @@ START_TEST(capath_helpers)
     OPENSSL_free(der);
     X509_free(x);
     ck_assert_int_eq(x509_subject_hash("junk", &h, &err), FL_INVALID_REQUEST);
-    fca_free(&f);
+    tu_ca_free(&f);
 }
 END_TEST
 

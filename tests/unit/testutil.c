@@ -181,3 +181,25 @@ char *tu_csr_pem(EVP_PKEY *key, const char *subject)
     X509_REQ_free(r);
     return s;
 }
+
+void tu_ca_make(struct tu_ca *f, const char *subject)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->subject, sizeof(f->subject), "%s", subject);
+    f->key = tu_ec_key();
+    f->pem = tu_cert_pem(subject, f->key, subject, f->key, 1, -86400, 3650);
+}
+
+void tu_ca_free(struct tu_ca *f)
+{
+    EVP_PKEY_free(f->key);
+    free(f->pem);
+}
+
+char *tu_ca_issue(struct tu_ca *f, const char *subject)
+{
+    EVP_PKEY *k = tu_ec_key();
+    char *pem = tu_cert_pem(subject, k, f->subject, f->key, 0, -3600, 365);
+    EVP_PKEY_free(k);
+    return pem;
+}

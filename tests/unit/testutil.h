@@ -43,4 +43,18 @@ char *tu_cert_pem(const char *subject, EVP_PKEY *key, const char *issuer, EVP_PK
 /* A CSR (PEM, malloc'd) for subject, signed with key. */
 char *tu_csr_pem(EVP_PKEY *key, const char *subject);
 
+/* A foreign CA: key and self-signed CA certificate (valid from a day ago
+ * for ten years); id is for the test to fill once it registers it. */
+struct tu_ca {
+    EVP_PKEY *key;
+    char *pem;
+    char subject[128];
+    char id[65];
+};
+void tu_ca_make(struct tu_ca *f, const char *subject);
+void tu_ca_free(struct tu_ca *f);
+/* A device certificate (PEM, malloc'd) for subject issued by f, with a
+ * fresh key, valid from an hour ago for a year. */
+char *tu_ca_issue(struct tu_ca *f, const char *subject);
+
 #endif
