@@ -282,6 +282,9 @@ struct profile {
     enum cert_kind kind;
     const X509_NAME *subject;
     EVP_PKEY *subject_key; /* public part goes in the certificate */
+    /* when set: subject_key's SubjectPublicKeyInfo as received, copied into
+     * the certificate as it is (see copy_spki) */
+    X509_PUBKEY *subject_spki;
     const X509_NAME *issuer;
     EVP_PKEY *signing_key;
     const ASN1_OCTET_STRING *issuer_skid; /* NULL for the self-signed root */
@@ -290,6 +293,44 @@ struct profile {
     int64_t valid_s;     /* when > 0: validity in seconds, instead of days */
     GENERAL_NAMES *sans; /* KIND_SERVER only */
 };
+
+/* Puts src's algorithm and key bits in x. X509_set_pubkey would do the same
+ * from an EVP_PKEY, but in OpenSSL 3.0 it encodes the key and decodes it
+ * again, building an encoder and a decoder context: a third of the cost of
+ * signing a CSR. x's key is then left undecoded (X509_get0_pubkey(x) is
+ * NULL): nothing here needs it, and the caller holds the EVP_PKEY. */
+static int copy_spki(X509 *x, X509_PUBKEY *src)
+{
+    ASN1_OBJECT *alg = NULL;
+    const unsigned char *bits = NULL;
+    int nbits = 0, ptype = V_ASN1_UNDEF;
+    X509_ALGOR *pa = NULL;
+    const void *pval = NULL;
+    if (X509_PUBKEY_get0_param(&alg, &bits, &nbits, &pa, src) != 1 || bits == NULL || nbits <= 0)
+        return 0;
+    X509_ALGOR_get0(NULL, &ptype, &pval, pa);
+    void *param = NULL;
+    if (ptype == V_ASN1_OBJECT)
+        param = OBJ_dup(pval);
+    else if (ptype == V_ASN1_SEQUENCE)
+        param = ASN1_STRING_dup(pval);
+    else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+        return 0;
+    ASN1_OBJECT *a = OBJ_dup(alg);
+    unsigned char *k = OPENSSL_memdup(bits, (size_t)nbits);
+    int need_param = ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE;
+    if (a == NULL || k == NULL || (need_param && param == NULL) ||
+        X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), a, ptype, param, k, nbits) != 1) {
+        ASN1_OBJECT_free(a);
+        OPENSSL_free(k);
+        if (ptype == V_ASN1_OBJECT)
+            ASN1_OBJECT_free(param);
+        else
+            ASN1_STRING_free(param);
+        return 0;
+    }
+    return 1;
+}
 
 static X509 *issue(const struct profile *p, struct fl_err *err)
 {
@@ -301,7 +342,7 @@ static X509 *issue(const struct profile *p, struct fl_err *err)
     int ok =
         x != NULL && X509_set_version(x, X509_VERSION_3) == 1 && set_serial(x) &&
         X509_set_subject_name(x, p->subject) == 1 && X509_set_issuer_name(x, p->issuer) == 1 &&
-        X509_set_pubkey(x, p->subject_key) == 1 &&
+        (p->subject_spki ? copy_spki(x, p->subject_spki) : X509_set_pubkey(x, p->subject_key) == 1) &&
         ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(p->now_s - CA_BACKDATE_S)) != NULL &&
         ASN1_TIME_set(X509_getm_notAfter(x),
                       (time_t)(p->now_s + (p->valid_s > 0 ? p->valid_s : (int64_t)p->days * 86400))) != NULL;
@@ -344,9 +385,10 @@ static X509 *make_root(struct ca *ca, EVP_PKEY *key, int64_t now_s, struct fl_er
     return x;
 }
 
-/* A leaf certificate signed by the root. */
-static X509 *issue_leaf_s(struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
-                          GENERAL_NAMES *sans, int64_t now_s, int days, int64_t valid_s, struct fl_err *err)
+/* The profile of a leaf certificate signed by the root; callers add the
+ * rest (sans, valid_s, subject_spki). */
+static struct profile leaf(const struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
+                           int64_t now_s, int days)
 {
     struct profile p = {.kind = kind,
                         .subject = subject,
@@ -355,16 +397,8 @@ static X509 *issue_leaf_s(struct ca *ca, enum cert_kind kind, const X509_NAME *s
                         .signing_key = ca->key,
                         .issuer_skid = ca->skid,
                         .now_s = now_s,
-                        .days = days,
-                        .valid_s = valid_s,
-                        .sans = sans};
-    return issue(&p, err);
-}
-
-static X509 *issue_leaf(struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
-                        GENERAL_NAMES *sans, int64_t now_s, int days, struct fl_err *err)
-{
-    return issue_leaf_s(ca, kind, subject, pub, sans, now_s, days, 0, err);
+                        .days = days};
+    return p;
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -609,7 +643,7 @@ const char *ca_root_path(const struct ca *ca)
 /* ---- operations --------------------------------------------------------- */
 
 enum fl_code ca_sign_csr(struct ca *ca, const char *csr_pem, int64_t now_s, char **cert_pem,
-                         struct fl_err *err)
+                         struct x509_info *info, struct fl_err *err)
 {
     struct fl_err local;
     if (err == NULL)
@@ -621,27 +655,29 @@ enum fl_code ca_sign_csr(struct ca *ca, const char *csr_pem, int64_t now_s, char
     X509_REQ *req = csr_load(csr_pem, err);
     if (req == NULL)
         return err->code;
-    X509 *x = issue_leaf(ca, KIND_CLIENT, X509_REQ_get_subject_name(req), X509_REQ_get0_pubkey(req), NULL,
-                         now_s, ca->device_days, err);
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+    struct profile p = leaf(ca, KIND_CLIENT, X509_REQ_get_subject_name(req), pub, now_s, ca->device_days);
+    p.subject_spki = X509_REQ_get_X509_PUBKEY(req);
+    X509 *x = issue(&p, err);
+    enum fl_code rc = x ? FL_OK : err->code;
+    if (rc == FL_OK && info)
+        rc = x509_info_of(x, NULL, 0, pub, info, err);
+    if (rc == FL_OK && (*cert_pem = x509_to_pem(x)) == NULL)
+        rc = x509_ossl_fail(err, FL_INTERNAL, "CA: cannot encode the certificate");
     X509_REQ_free(req);
-    if (x == NULL)
-        return err->code;
-    *cert_pem = x509_to_pem(x);
     X509_free(x);
-    if (*cert_pem == NULL)
-        return x509_ossl_fail(err, FL_INTERNAL, "CA: cannot encode the certificate");
-    return FL_OK;
+    return rc;
 }
 
 enum fl_code ca_create_keys_and_certificate(struct ca *ca, int64_t now_s, char **cert_pem, char **public_pem,
                                             char **private_pem, struct fl_err *err)
 {
-    return ca_create_keys_and_certificate_for(ca, now_s, 0, cert_pem, public_pem, private_pem, err);
+    return ca_create_keys_and_certificate_for(ca, now_s, 0, cert_pem, public_pem, private_pem, NULL, err);
 }
 
 enum fl_code ca_create_keys_and_certificate_for(struct ca *ca, int64_t now_s, int64_t valid_s,
                                                 char **cert_pem, char **public_pem, char **private_pem,
-                                                struct fl_err *err)
+                                                struct x509_info *info, struct fl_err *err)
 {
     struct fl_err local;
     if (err == NULL)
@@ -657,13 +693,18 @@ enum fl_code ca_create_keys_and_certificate_for(struct ca *ca, int64_t now_s, in
     X509_NAME *nm = X509_NAME_new();
     X509 *x = NULL;
     if (nm && X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8,
-                                         (const unsigned char *)"AWS IoT Certificate", -1, -1, 0) == 1)
-        x = issue_leaf_s(ca, KIND_CLIENT, nm, k, NULL, now_s, ca->device_days, valid_s, err);
-    else
+                                         (const unsigned char *)"AWS IoT Certificate", -1, -1, 0) == 1) {
+        struct profile p = leaf(ca, KIND_CLIENT, nm, k, now_s, ca->device_days);
+        p.valid_s = valid_s;
+        x = issue(&p, err);
+    } else {
         x509_ossl_fail(err, FL_INTERNAL, "CA: cannot build the subject");
+    }
     X509_NAME_free(nm);
     enum fl_code rc = x ? FL_OK : err->code;
-    if (x) {
+    if (rc == FL_OK && info)
+        rc = x509_info_of(x, NULL, 0, k, info, err);
+    if (rc == FL_OK) {
         *cert_pem = x509_to_pem(x);
         *public_pem = x509_pubkey_pem(k);
         *private_pem = key_to_pem(k, 1);
@@ -766,10 +807,13 @@ enum fl_code ca_issue_server(struct ca *ca, const char *const *sans, int nsans, 
     X509 *x = NULL;
     const char *cn = strlen(sans[0]) <= 64 ? sans[0] : "fleetd server";
     if (k && nm &&
-        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1)
-        x = issue_leaf(ca, KIND_SERVER, nm, k, gens, now_s, ca->server_days, err);
-    else if (k)
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1) {
+        struct profile p = leaf(ca, KIND_SERVER, nm, k, now_s, ca->server_days);
+        p.sans = gens;
+        x = issue(&p, err);
+    } else if (k) {
         x509_ossl_fail(err, FL_INTERNAL, "CA: cannot build the subject");
+    }
     enum fl_code rc = x ? FL_OK : err->code;
     char *kp = x ? key_to_pem(k, 0) : NULL;
     char *cp = x ? x509_to_pem(x) : NULL;

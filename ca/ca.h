@@ -24,6 +24,7 @@
 #include "err.h"
 
 struct ca;
+struct x509_info; /* below, with x509_parse */
 
 /* Every certificate the CA issues starts this long before the moment it is
  * made. A verifier that reads a coarser or slightly late clock (OpenSSL's
@@ -87,9 +88,10 @@ const char *ca_root_path(const struct ca *ca);
  * PEM"), more than one PEM block, a bad CSR signature, RSA keys under 2048
  * (or over 8192) bits, EC curves other than P-256/P-384/P-521, other key
  * types, and CSRs asking for CA:true. *cert_pem is malloc'd (caller frees);
- * FL_INTERNAL on OpenSSL failure. */
+ * FL_INTERNAL on OpenSSL failure. When info is not NULL it is filled as
+ * x509_parse(*cert_pem) would fill it, without parsing the PEM again. */
 enum fl_code ca_sign_csr(struct ca *ca, const char *csr_pem, int64_t now_s, char **cert_pem,
-                         struct fl_err *err);
+                         struct x509_info *info, struct fl_err *err);
 
 /* Makes a key pair (opt->device_key) and a certificate for it signed by the
  * root (subject CN "AWS IoT Certificate", as AWS does). All three outputs are
@@ -102,10 +104,11 @@ enum fl_code ca_create_keys_and_certificate(struct ca *ca, int64_t now_s, char *
                                             char **private_pem, struct fl_err *err);
 
 /* As ca_create_keys_and_certificate, valid for valid_s seconds from now_s
- * (valid_s <= 0: the device default). Provisioning claims last 5 minutes. */
+ * (valid_s <= 0: the device default). Provisioning claims last 5 minutes.
+ * info: as for ca_sign_csr. */
 enum fl_code ca_create_keys_and_certificate_for(struct ca *ca, int64_t now_s, int64_t valid_s,
                                                 char **cert_pem, char **public_pem, char **private_pem,
-                                                struct fl_err *err);
+                                                struct x509_info *info, struct fl_err *err);
 
 /* ---- small primitives (ca/crypto.c) -------------------------------------- */
 

@@ -23,6 +23,12 @@ enum fl_code x509_pem_decode(const char *text, const char *const *labels, const 
  * DER too (*der OPENSSL_free'd by the caller) for the id. */
 X509 *x509_load_pem(const char *pem, const char *what, unsigned char **der, long *derlen, struct fl_err *err);
 
+/* x509_parse's answer for a certificate in memory: der/len its DER (NULL:
+ * encoded here), pk its public key (NULL: X509_get0_pubkey(x); given by
+ * the CA for a certificate it has just built, whose key is not decoded). */
+enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP_PKEY *pk,
+                          struct x509_info *out, struct fl_err *err);
+
 /* The PEM of x / pkey as a malloc'd string; NULL on failure. */
 char *x509_to_pem(X509 *x);
 char *x509_pubkey_pem(const EVP_PKEY *pkey);

@@ -398,24 +398,47 @@ enum fl_code x509_name_field(const char *pem, int issuer, const char *field, cha
 
 /* ---- certificates ------------------------------------------------------- */
 
-enum fl_code x509_parse(const char *pem, struct x509_info *out, struct fl_err *err)
+/* The SubjectPublicKeyInfo exactly as the certificate carries it, as PEM.
+ * Not PEM_write_bio_PUBKEY: in OpenSSL 3.0 that builds an encoder context
+ * per call, a cost every issued certificate paid for bytes already here. */
+static char *spki_pem(X509 *x)
 {
     unsigned char *der = NULL;
-    long len = 0;
-    memset(out, 0, sizeof(*out));
-    X509 *x = x509_load_pem(pem, "certificate", &der, &len, err);
-    if (x == NULL)
-        return err ? err->code : FL_INVALID_REQUEST;
+    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    BIO *b = len > 0 ? BIO_new(BIO_s_mem()) : NULL;
+    char *s = NULL;
+    if (b && PEM_write_bio(b, "PUBLIC KEY", "", der, len) > 0)
+        s = x509_bio_string(b);
+    BIO_free(b);
+    OPENSSL_free(der);
+    return s;
+}
+
+enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP_PKEY *pk,
+                          struct x509_info *out, struct fl_err *err)
+{
     enum fl_code rc = FL_OK;
+    unsigned char *own = NULL;
     BIGNUM *bn = NULL;
     char *sh = NULL, *kp = NULL;
     int ok1 = 0, ok2 = 0;
 
+    memset(out, 0, sizeof(*out));
+    if (der == NULL) {
+        int n = i2d_X509(x, &own);
+        if (n <= 0) {
+            rc = x509_ossl_fail(err, FL_INTERNAL, "The certificate cannot be encoded");
+            goto out;
+        }
+        der = own;
+        len = n;
+    }
     if (X509_get_extension_flags(x) & EXFLAG_INVALID) {
         rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate has invalid or duplicate extensions");
         goto out;
     }
-    EVP_PKEY *pk = X509_get0_pubkey(x);
+    if (pk == NULL)
+        pk = X509_get0_pubkey(x);
     if (pk == NULL) {
         rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be read");
         goto out;
@@ -439,7 +462,7 @@ enum fl_code x509_parse(const char *pem, struct x509_info *out, struct fl_err *e
         goto out;
     }
     memcpy(out->serial_hex, sh, strlen(sh) + 1);
-    kp = x509_pubkey_pem(pk);
+    kp = spki_pem(x);
     if (kp == NULL || strlen(kp) >= sizeof(out->public_key_pem)) {
         rc = fl_err_set(err, FL_INVALID_REQUEST,
                         "The certificate public key cannot be encoded or is too large");
@@ -454,6 +477,19 @@ out:
     free(kp);
     OPENSSL_free(sh);
     BN_free(bn);
+    OPENSSL_free(own);
+    return rc;
+}
+
+enum fl_code x509_parse(const char *pem, struct x509_info *out, struct fl_err *err)
+{
+    unsigned char *der = NULL;
+    long len = 0;
+    memset(out, 0, sizeof(*out));
+    X509 *x = x509_load_pem(pem, "certificate", &der, &len, err);
+    if (x == NULL)
+        return err ? err->code : FL_INVALID_REQUEST;
+    enum fl_code rc = x509_info_of(x, der, len, NULL, out, err);
     OPENSSL_free(der);
     X509_free(x);
     return rc;

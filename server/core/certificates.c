@@ -279,15 +279,15 @@ enum fl_code certificates_register_builtin_ca(struct fl_core *c, const char *pem
 /* ---- issuing from the built-in CA --------------------------------------------- */
 
 /* Stores a certificate fleetd just issued, under the built-in root, with
- * is->status; is->in_tx runs inside the same transaction. */
-static enum fl_code store_issued(struct fl_core *c, const char *pem, const struct certificates_issue *is,
-                                 struct certificates_ref *ref, struct fl_err *err)
+ * is->status; is->in_tx runs inside the same transaction. info comes from
+ * the CA with the PEM (parsing the PEM again is most of the cost of storing
+ * it). */
+static enum fl_code store_issued(struct fl_core *c, const char *pem, const struct x509_info *info,
+                                 const struct certificates_issue *is, struct certificates_ref *ref,
+                                 struct fl_err *err)
 {
-    struct x509_info info;
-    enum fl_code rc = x509_parse(pem, &info, err);
+    enum fl_code rc = store_begin(c->st, err);
     if (rc)
-        return recode(err, FL_INTERNAL, "the issued certificate cannot be parsed: ");
-    if ((rc = store_begin(c->st, err)))
         return rc;
     char root[65], root_status[16];
     rc = builtin_tx(c, root, root_status, err);
@@ -297,16 +297,16 @@ static enum fl_code store_issued(struct fl_core *c, const char *pem, const struc
                         root);
     if (rc == FL_OK) {
         struct store_cert row;
-        cert_row(c, &info, pem, is->status, root, "DEFAULT", &row);
+        cert_row(c, info, pem, is->status, root, "DEFAULT", &row);
         rc = store_certs_insert(c->st, &row, err);
         if (rc == FL_ALREADY_EXISTS) /* a fresh serial makes this impossible */
-            rc = fl_err_set(err, FL_INTERNAL, "issued certificate %s already exists", info.id);
+            rc = fl_err_set(err, FL_INTERNAL, "issued certificate %s already exists", info->id);
     }
     if (rc == FL_OK && is->in_tx)
-        rc = is->in_tx(c, info.id, is->ctx, err);
+        rc = is->in_tx(c, info->id, is->ctx, err);
     rc = store_end(c->st, rc, err);
     if (rc == FL_OK)
-        fill_ref(c, info.id, 0, ref);
+        fill_ref(c, info->id, 0, ref);
     return rc;
 }
 
@@ -349,11 +349,12 @@ enum fl_code certificates_create_keys_with(struct fl_core *c, const struct certi
     if (rc)
         return rc;
     char *cert = NULL, *pub = NULL, *priv = NULL;
+    struct x509_info info;
     rc = ca_create_keys_and_certificate_for(c->ca, core_now_ms(c) / 1000, is->valid_s, &cert, &pub, &priv,
-                                            err);
+                                            &info, err);
     struct certificates_ref ref = {{0}};
     if (rc == FL_OK)
-        rc = store_issued(c, cert, is, &ref, err);
+        rc = store_issued(c, cert, &info, is, &ref, err);
     if (rc == FL_OK) {
         json_t *o = json_object(), *kp = json_object();
         json_object_set_new(o, "certificateArn", json_string(ref.arn));
@@ -389,12 +390,13 @@ enum fl_code certificates_create_from_csr_with(struct fl_core *c, const char *cs
     if ((rc = check_issue(is, err)))
         return rc;
     char *cert = NULL;
-    rc = ca_sign_csr(c->ca, csr, core_now_ms(c) / 1000, &cert, err);
+    struct x509_info info;
+    rc = ca_sign_csr(c->ca, csr, core_now_ms(c) / 1000, &cert, &info, err);
     if (rc && rc != FL_INVALID_REQUEST && rc != FL_INTERNAL)
         rc = recode(err, FL_INVALID_REQUEST, "");
     struct certificates_ref ref = {{0}};
     if (rc == FL_OK)
-        rc = store_issued(c, cert, is, &ref, err);
+        rc = store_issued(c, cert, &info, is, &ref, err);
     if (rc == FL_OK) {
         json_t *o = json_object();
         json_object_set_new(o, "certificateArn", json_string(ref.arn));

@@ -61,12 +61,18 @@ static void run_text(struct ca *ca, const char *text)
 {
     struct fl_err err;
     char *cert = NULL;
-    if (ca_sign_csr(ca, text, 1764142417, &cert, &err) == FL_OK) {
-        /* whatever got signed must read back as a certificate of ours */
+    struct x509_info given;
+    if (ca_sign_csr(ca, text, 1764142417, &cert, &given, &err) == FL_OK) {
+        /* whatever got signed must read back as a certificate of ours, and
+         * read back as what the CA said it issued */
         struct x509_info info;
         if (x509_parse(cert, &info, &err) != FL_OK ||
             x509_verify_signed_by(cert, ca_root_pem(ca), &err) != FL_OK) {
             fprintf(stderr, "fuzz_csr: issued certificate does not read back: %s\n", err.msg);
+            abort();
+        }
+        if (memcmp(&info, &given, sizeof(info)) != 0) {
+            fprintf(stderr, "fuzz_csr: the CA's x509_info differs from the parsed certificate's\n");
             abort();
         }
         free(cert);
