@@ -41,6 +41,24 @@ extern char **environ;
 #define MAX_QUEUED 10000       /* per client; mosquitto's 1000 drops fan-out under load (G16) */
 #define WRAPPER_ARGS 32
 
+/* The broker's OpenSSL configuration when broker_tls_session_tickets is
+ * off. OpenSSL applies a system_default section to every SSL_CTX the
+ * process makes, which is the only way into mosquitto's: it has no option
+ * for tickets. Each TLS 1.3 ticket makes OpenSSL 3.0 copy the session by
+ * encoding and decoding it, peer certificate included: the default two
+ * were ~23% of the broker's CPU per connect. AWS IoT resumes no TLS
+ * session, so devices written for it lose nothing. */
+#define BROKER_OPENSSL_CONF                                                                                  \
+    "# Written by fleetd at each start (broker_tls_session_tickets = off,\n"                                 \
+    "# docs/configuration.md): no TLS 1.3 session tickets, as on AWS IoT.\n"                                 \
+    "openssl_conf = fleetd_openssl\n"                                                                        \
+    "[fleetd_openssl]\n"                                                                                     \
+    "ssl_conf = fleetd_ssl\n"                                                                                \
+    "[fleetd_ssl]\n"                                                                                         \
+    "system_default = fleetd_tls\n"                                                                          \
+    "[fleetd_tls]\n"                                                                                         \
+    "NumTickets = 0\n"
+
 struct broker {
     struct broker_paths p;
     char bin[PATH_MAX];
@@ -327,6 +345,9 @@ struct broker *broker_new(const struct daemon_config *cfg, const char *bin, cons
     bad |= (size_t)snprintf(p->cafile, sizeof(p->cafile), "%s", root_abs) >= sizeof(p->cafile);
     bad |= (size_t)snprintf(p->plugin, sizeof(p->plugin), "%s", plugin_abs) >= sizeof(p->plugin);
     p->token_ttl_s = cfg->provisioning_token_ttl_s;
+    if (!cfg->broker_tls_session_tickets)
+        bad |= (size_t)snprintf(p->openssl_conf, sizeof(p->openssl_conf), "%s/openssl.cnf", p->dir) >=
+               sizeof(p->openssl_conf);
     if (cfg->hook_ca_file[0]) {
         char hook_abs[PATH_MAX];
         if (realpath(cfg->hook_ca_file, hook_abs) == NULL) {
@@ -380,6 +401,17 @@ struct broker *broker_new(const struct daemon_config *cfg, const char *bin, cons
         free(b);
         return NULL;
     }
+    if (p->openssl_conf[0] &&
+        write_text(p->openssl_conf, BROKER_OPENSSL_CONF, strlen(BROKER_OPENSSL_CONF)) != 0) {
+        fl_err_set(err, FL_INTERNAL, "broker: cannot write %s: %s", p->openssl_conf, strerror(errno));
+        free(b);
+        return NULL;
+    }
+    if (p->openssl_conf[0] && getenv("OPENSSL_CONF") != NULL)
+        fprintf(stderr,
+                "fleetd: OPENSSL_CONF is set: the broker reads it instead of %s, and sends TLS session "
+                "tickets unless that file says NumTickets = 0\n",
+                p->openssl_conf);
 #if defined(__SANITIZE_ADDRESS__)
     /* An ASan fleetd sits beside an ASan plugin, which mosquitto can load
      * only with the ASan runtime first in line: hand the child ours. */
@@ -485,8 +517,9 @@ static int spawn(struct broker *b)
     size_t nenv = 0;
     while (environ[nenv])
         nenv++;
-    char **envp = calloc(nenv + 2, sizeof(char *));
+    char **envp = calloc(nenv + 3, sizeof(char *));
     char preload[PATH_MAX + 16];
+    char ossl[sizeof(b->p.openssl_conf) + 16];
     if (envp == NULL)
         return -1;
     size_t k = 0;
@@ -495,6 +528,11 @@ static int spawn(struct broker *b)
     if (b->preload[0]) {
         snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", b->preload);
         envp[k++] = preload;
+    }
+    /* an OPENSSL_CONF of the operator's wins (warned at start) */
+    if (b->p.openssl_conf[0] && getenv("OPENSSL_CONF") == NULL) {
+        snprintf(ossl, sizeof(ossl), "OPENSSL_CONF=%s", b->p.openssl_conf);
+        envp[k++] = ossl;
     }
     envp[k] = NULL;
 

@@ -46,6 +46,9 @@ struct broker_paths {
     /* hook_ca_file, absolute: CAs the plugin trusts for https hooks ("" = none) */
     char hook_ca_file[700];
     int token_ttl_s; /* plugin_opt_provisioning_token_ttl_s (0: the plugin's default) */
+    /* DATA_DIR/broker/openssl.cnf, the broker's OPENSSL_CONF: no TLS session
+     * tickets ("" = tickets on: no file, OpenSSL's defaults) */
+    char openssl_conf[700];
     char plugin[700];
     char user[64]; /* the user fleetd runs as: mosquitto keeps it (no drop to "mosquitto") */
 };

@@ -136,6 +136,16 @@ static enum fl_code apply(struct daemon_config *cfg, const char *key, const char
             return fl_err_set(err, FL_INVALID_REQUEST, "config: mqtt_bind must be an IPv4 or IPv6 address");
         return set_str(key, v, cfg->mqtt_bind, sizeof(cfg->mqtt_bind), err);
     }
+    if (strcmp(key, "broker_tls_session_tickets") == 0) {
+        if (strcmp(v, "on") == 0)
+            cfg->broker_tls_session_tickets = 1;
+        else if (strcmp(v, "off") == 0)
+            cfg->broker_tls_session_tickets = 0;
+        else
+            return fl_err_set(err, FL_INVALID_REQUEST,
+                              "config: broker_tls_session_tickets must be on or off");
+        return FL_OK;
+    }
     if (strcmp(key, "provisioning_token_ttl_s") == 0) {
         if ((rc = set_int(key, v, 1, 86400, &x, err)) == FL_OK)
             cfg->provisioning_token_ttl_s = (int)x;
@@ -233,6 +243,7 @@ enum fl_code config_load(struct daemon_config *cfg, struct fl_err *err)
                                            "broker_plugin",
                                            "broker_wrapper",
                                            "mqtt_bind",
+                                           "broker_tls_session_tickets",
                                            "hook_ca_file",
                                            "provisioning_token_ttl_s",
                                            NULL};

@@ -36,6 +36,10 @@ struct daemon_config {
     char broker_plugin[512];  /* FLEETD_BROKER_PLUGIN, "" = mosquitto_fleet.so beside the fleetd binary */
     char broker_wrapper[512]; /* FLEETD_BROKER_WRAPPER, command prefix (e.g. valgrind ...), default "" */
     char mqtt_bind[64];       /* FLEETD_MQTT_BIND, IP address of the TLS listener, default 127.0.0.1 */
+    /* FLEETD_BROKER_TLS_SESSION_TICKETS on|off, default off: off, the broker
+     * sends no TLS 1.3 session tickets (AWS IoT resumes no TLS session, and
+     * making two tickets was a fifth of the broker's CPU per connect) */
+    int broker_tls_session_tickets;
     /* pre-provisioning hooks (server/net/webhook.h) */
     /* FLEETD_HOOK_CA_FILE: PEM CAs trusted for https hooks besides the system store */
     char hook_ca_file[512];

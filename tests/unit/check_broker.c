@@ -173,8 +173,11 @@ START_TEST(test_config_settings)
     memset(&cfg, 0, sizeof(cfg));
     const char *ok = "broker = on\nbroker_bin = /usr/local/sbin/mosquitto\nbroker_plugin = /opt/p.so\n"
                      "broker_wrapper = valgrind --leak-check=full\nmqtt_bind = ::1\nmqtt_port = 0\n"
-                     "provisioning_token_ttl_s = 3\n";
+                     "provisioning_token_ttl_s = 3\nbroker_tls_session_tickets = on\n";
     ck_assert_int_eq(config_parse(&cfg, ok, strlen(ok), &err), FL_OK);
+    ck_assert_int_eq(cfg.broker_tls_session_tickets, 1);
+    ck_assert_int_eq(config_parse(&cfg, "broker_tls_session_tickets = off", 32, &err), FL_OK);
+    ck_assert_int_eq(cfg.broker_tls_session_tickets, 0);
     ck_assert_int_eq(cfg.broker, BROKER_ON);
     ck_assert_str_eq(cfg.broker_bin, "/usr/local/sbin/mosquitto");
     ck_assert_str_eq(cfg.broker_plugin, "/opt/p.so");
@@ -192,7 +195,8 @@ START_TEST(test_config_settings)
                                       "mqtt_port = 65536",
                                       "mqtt_port = -1",
                                       "provisioning_token_ttl_s = 0",
-                                      "provisioning_token_ttl_s = 86401"};
+                                      "provisioning_token_ttl_s = 86401",
+                                      "broker_tls_session_tickets = yes"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_eq(config_parse(&cfg, bad[i], strlen(bad[i]), &err), FL_INVALID_REQUEST);
         char key[32];
