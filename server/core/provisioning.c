@@ -873,46 +873,39 @@ enum fl_code provisioning_apply_tx(struct fl_core *c, const char *tpl_name, cons
     return rc;
 }
 
-enum fl_code provisioning_provision(struct fl_core *c, const char *template_name, json_t *parameters,
-                                    const char *certificate_id, json_t **out, struct fl_err *err)
+/* The template must exist, be enabled and be a fleet-provisioning one. */
+static enum fl_code fleet_tpl_tx(struct fl_core *c, const char *name, struct store_tpl *row,
+                                 struct fl_err *err)
 {
-    enum fl_code rc = check_params(parameters, err);
-    if (rc)
-        return rc;
-    char cid[65];
-    if ((rc = certificates_check_id("certificateId", certificate_id, cid, err)))
-        return rc;
+    enum fl_code rc = get_tpl(c, name, row, err);
+    if (rc == FL_OK && !row->enabled)
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is disabled", name);
+    if (rc == FL_OK && strcmp(row->type, PROVISIONING_FLEET) != 0)
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is not a %s template", name,
+                        PROVISIONING_FLEET);
+    return rc;
+}
+
+/* Applies the default version of template row (checked by fleet_tpl_tx)
+ * for certificate cid with parameters, inside the caller's transaction. */
+static enum fl_code provision_tx(struct fl_core *c, const char *template_name, const struct store_tpl *row,
+                                 json_t *parameters, const char *cid, json_t **out, struct fl_err *err)
+{
     json_t *params = parameters && json_is_object(parameters) ? json_deep_copy(parameters) : json_object();
     json_object_set_new(params, PROVISIONING_CERT_ID_PARAM, json_string(cid));
-    struct store_tpl *row = malloc(sizeof *row);
     char *body = NULL;
     json_t *tb = NULL;
     struct tpl_plan pl;
     memset(&pl, 0, sizeof pl);
     struct applied ap;
     memset(&ap, 0, sizeof ap);
-    if (row == NULL)
-        rc = fl_err_set(err, FL_INTERNAL, "out of memory");
-    else
-        rc = store_begin(c->st, err);
-    if (rc == FL_OK) {
-        rc = get_tpl(c, template_name, row, err);
-        if (rc == FL_OK && !row->enabled)
-            rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is disabled",
-                            template_name);
-        if (rc == FL_OK && strcmp(row->type, PROVISIONING_FLEET) != 0)
-            rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is not a %s template",
-                            template_name, PROVISIONING_FLEET);
-        if (rc == FL_OK)
-            rc = store_prov_ver_get(c->st, row->id, row->default_version, &body, NULL, err);
-        if (rc == FL_OK)
-            rc = tpl_parse(body, &tb, err);
-        if (rc == FL_OK)
-            rc = tpl_evaluate(tb, params, &pl, err);
-        if (rc == FL_OK)
-            rc = apply_tx(c, template_name, &pl, &ap, err);
-        rc = store_end(c->st, rc, err);
-    }
+    enum fl_code rc = store_prov_ver_get(c->st, row->id, row->default_version, &body, NULL, err);
+    if (rc == FL_OK)
+        rc = tpl_parse(body, &tb, err);
+    if (rc == FL_OK)
+        rc = tpl_evaluate(tb, params, &pl, err);
+    if (rc == FL_OK)
+        rc = apply_tx(c, template_name, &pl, &ap, err);
     if (rc == FL_OK) {
         json_t *o = json_object();
         json_object_set(o, "deviceConfiguration", pl.device_config);
@@ -924,8 +917,29 @@ enum fl_code provisioning_provision(struct fl_core *c, const char *template_name
     tpl_plan_free(&pl);
     json_decref(tb);
     free(body);
-    free(row);
     json_decref(params);
+    return rc;
+}
+
+enum fl_code provisioning_provision(struct fl_core *c, const char *template_name, json_t *parameters,
+                                    const char *certificate_id, json_t **out, struct fl_err *err)
+{
+    enum fl_code rc = check_params(parameters, err);
+    if (rc)
+        return rc;
+    char cid[65];
+    if ((rc = certificates_check_id("certificateId", certificate_id, cid, err)))
+        return rc;
+    struct store_tpl *row = malloc(sizeof *row);
+    if (row == NULL)
+        return fl_err_set(err, FL_INTERNAL, "out of memory");
+    if ((rc = store_begin(c->st, err)) == FL_OK) {
+        rc = fleet_tpl_tx(c, template_name, row, err);
+        if (rc == FL_OK)
+            rc = provision_tx(c, template_name, row, parameters, cid, out, err);
+        rc = store_end(c->st, rc, err);
+    }
+    free(row);
     return rc;
 }
 
@@ -1250,19 +1264,6 @@ static enum fl_code token_peek(struct fl_core *c, const char *token, char cid[65
     return store_end(c->st, rc, err);
 }
 
-/* The template must exist, be enabled and be a fleet-provisioning one. */
-static enum fl_code device_tpl_tx(struct fl_core *c, const char *name, struct store_tpl *row,
-                                  struct fl_err *err)
-{
-    enum fl_code rc = get_tpl(c, name, row, err);
-    if (rc == FL_OK && !row->enabled)
-        rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is disabled", name);
-    if (rc == FL_OK && strcmp(row->type, PROVISIONING_FLEET) != 0)
-        rc = fl_err_set(err, FL_INVALID_REQUEST, "The provisioning template %s is not a %s template", name,
-                        PROVISIONING_FLEET);
-    return rc;
-}
-
 /* Calls the template's pre-provisioning hook, outside any transaction. */
 static enum fl_code device_hook(struct fl_core *c, const struct provisioning_device_in *in,
                                 const struct store_tpl *row, const char *cid, json_t *params,
@@ -1311,7 +1312,7 @@ enum fl_code provisioning_device_register(struct fl_core *c, const struct provis
         in->parameters && json_is_object(in->parameters) ? json_deep_copy(in->parameters) : json_object();
     *stage = PROVISIONING_STAGE_TEMPLATE;
     if ((rc = store_begin_read(c->st, err)) == FL_OK) {
-        rc = device_tpl_tx(c, in->template_name, row, err);
+        rc = fleet_tpl_tx(c, in->template_name, row, err);
         rc = store_end(c->st, rc, err);
     }
     if (rc == FL_OK && row->hook_target[0]) {
@@ -1334,11 +1335,11 @@ enum fl_code provisioning_device_register(struct fl_core *c, const struct provis
                 rc = bad_token(err, "its certificate no longer exists");
             if (rc == FL_OK) {
                 *stage = PROVISIONING_STAGE_TEMPLATE;
-                rc = device_tpl_tx(c, in->template_name, row, err);
+                rc = fleet_tpl_tx(c, in->template_name, row, err);
             }
             if (rc == FL_OK) {
                 *stage = PROVISIONING_STAGE_APPLY;
-                rc = provisioning_provision(c, in->template_name, params, cid, out, err);
+                rc = provision_tx(c, in->template_name, row, params, cid, out, err);
             }
             if (rc == FL_OK)
                 rc = store_prov_unclaimed_delete(c->st, cid, err);
