@@ -46,11 +46,11 @@ static int cert_id_of(struct fp_plugin *p, X509 *x, char out[65])
     return 0;
 }
 
-static int deny(struct fp_plugin *p, const char *id, const char *addr, const char *why)
+int auth_cb_refuse(struct fp_plugin *p, const char *id, const char *addr, const char *why, const char *detail)
 {
     p->stats.auth_denied++;
-    core_log(p->core, FL_LOG_INFO, "refused client %s from %s: %s", id ? id : "(none)", addr ? addr : "?",
-             why);
+    core_log(p->core, FL_LOG_INFO, "refused client %s from %s: %s%s%s", id ? id : "(none)", addr ? addr : "?",
+             why, detail ? ": " : "", detail ? detail : "");
     return MOSQ_ERR_AUTH;
 }
 
@@ -109,7 +109,7 @@ int auth_cb_basic(int event, void *event_data, void *userdata)
     const char *id = mosquitto_client_id(client);
     const char *addr = mosquitto_client_address(client);
     if (id == NULL)
-        return deny(p, id, addr, "no client id");
+        return auth_cb_refuse(p, id, addr, "no client id", NULL);
     if (p->opt.socket[0] && addr && strcmp(addr, p->opt.socket) == 0)
         return auth_internal(p, client, id);
 
@@ -126,32 +126,32 @@ int auth_cb_basic(int event, void *event_data, void *userdata)
         return reauth(p, ctx);
     }
     if (x == NULL)
-        return deny(p, id, addr, "no client certificate");
+        return auth_cb_refuse(p, id, addr, "no client certificate", NULL);
     char cert_id[65];
     int bad = cert_id_of(p, x, cert_id);
     X509_free(x);
     if (bad)
-        return deny(p, id, addr, "cannot digest the client certificate");
+        return auth_cb_refuse(p, id, addr, "cannot digest the client certificate", NULL);
     if (!clients_id_ok(id))
-        return deny(p, id, addr, "client id must be 1-128 bytes without '+', '#' or '/'");
+        return auth_cb_refuse(p, id, addr, "client id must be 1-128 bytes without '+', '#' or '/'", NULL);
     struct fp_ctx *cur = clients_live(&p->clients, id);
     if (cur && cur->internal)
-        return deny(p, id, addr, "client id in use by an internal client");
+        return auth_cb_refuse(p, id, addr, "client id in use by an internal client", NULL);
 
     struct fl_err err;
     fl_err_clear(&err);
     int usable = 0;
     enum fl_code rc = certificates_is_usable(p->core, cert_id, &usable, &err);
     if (rc == FL_OK && !usable)
-        return deny(p, id, addr, "certificate is not ACTIVE or its CA is not ACTIVE");
+        return auth_cb_refuse(p, id, addr, "certificate is not ACTIVE or its CA is not ACTIVE", NULL);
     if (rc == FL_NOT_FOUND) /* just-in-time registration, when its CA allows it */
         return jitr_unknown(p, client, cert_id, id, addr);
     if (rc)
-        return deny(p, id, addr, err.msg);
+        return auth_cb_refuse(p, id, addr, err.msg, NULL);
     struct fp_pol *pol = NULL;
     rc = clients_compile(p, cert_id, id, addr, 1, &pol, &err);
     if (rc)
-        return deny(p, id, addr, err.msg);
+        return auth_cb_refuse(p, id, addr, err.msg, NULL);
 
     ctx = clients_add(p, client, id);
     if (ctx == NULL) {

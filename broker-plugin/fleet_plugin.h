@@ -322,6 +322,11 @@ void pcache_free_all(struct fp_plugin *p);
 /* ==== auth_cb.c: MOSQ_EVT_BASIC_AUTH ====================================== */
 
 int auth_cb_basic(int event, void *event_data, void *userdata);
+/* Counts and logs a refused connection ("refused client ID from ADDR:
+ * why[: detail]", detail may be NULL); returns MOSQ_ERR_AUTH. jitr.c's
+ * refusals go through it too. */
+int auth_cb_refuse(struct fp_plugin *p, const char *id, const char *addr, const char *why,
+                   const char *detail);
 
 /* ==== acl_cb.c: MOSQ_EVT_ACL_CHECK ======================================== */
 

@@ -106,14 +106,6 @@ static void jitr_done(struct fp_plugin *p, struct fp_job *j, int cancelled)
     free(jj);
 }
 
-static int refuse(struct fp_plugin *p, const char *id, const char *addr, const char *why, const char *detail)
-{
-    p->stats.auth_denied++;
-    core_log(p->core, FL_LOG_INFO, "refused client %s from %s: %s%s%s", id ? id : "(none)", addr ? addr : "?",
-             why, detail ? ": " : "", detail ? detail : "");
-    return MOSQ_ERR_AUTH;
-}
-
 /* The client's leaf certificate as PEM (malloc'd), or NULL. */
 static char *client_pem(struct mosquitto *client)
 {
@@ -132,21 +124,23 @@ int jitr_unknown(struct fp_plugin *p, struct mosquitto *client, const char *cert
                  const char *addr)
 {
     if (pending_find(p, cert_id) >= 0)
-        return refuse(p, id, addr, "unknown certificate", "its just-in-time registration is in progress");
+        return auth_cb_refuse(p, id, addr, "unknown certificate",
+                              "its just-in-time registration is in progress");
     char *pem = client_pem(client);
     if (pem == NULL)
-        return refuse(p, id, addr, "unknown certificate", "unreadable");
+        return auth_cb_refuse(p, id, addr, "unknown certificate", "unreadable");
     char ca_id[65];
     struct fl_err err;
     fl_err_clear(&err);
     enum fl_code rc = jitp_candidate(p->core, pem, ca_id, &err);
     if (rc != FL_OK) {
         free(pem);
-        return refuse(p, id, addr, "unknown certificate", err.msg);
+        return auth_cb_refuse(p, id, addr, "unknown certificate", err.msg);
     }
     if (p->jitr_npending >= FP_JITR_MAX) {
         free(pem);
-        return refuse(p, id, addr, "unknown certificate", "too many just-in-time registrations in progress");
+        return auth_cb_refuse(p, id, addr, "unknown certificate",
+                              "too many just-in-time registrations in progress");
     }
     size_t n = strlen(pem);
     struct jitr_job *jj = calloc(1, sizeof(*jj) + n + 1);
@@ -162,10 +156,10 @@ int jitr_unknown(struct fp_plugin *p, struct mosquitto *client, const char *cert
     jj->job.done = jitr_done;
     if (worker_submit(p, &jj->job) != 0) {
         free(jj);
-        return refuse(p, id, addr, "unknown certificate",
-                      "just-in-time registration unavailable (workers busy)");
+        return auth_cb_refuse(p, id, addr, "unknown certificate",
+                              "just-in-time registration unavailable (workers busy)");
     }
     memcpy(p->jitr_pending[p->jitr_npending++], cert_id, 65);
-    return refuse(p, id, addr, "unknown certificate",
-                  "registering it just in time under its CA: connect again");
+    return auth_cb_refuse(p, id, addr, "unknown certificate",
+                          "registering it just in time under its CA: connect again");
 }
