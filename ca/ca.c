@@ -706,7 +706,7 @@ enum fl_code ca_create_keys_and_certificate_for(struct ca *ca, int64_t now_s, in
         rc = x509_info_of(x, NULL, 0, k, info, err);
     if (rc == FL_OK) {
         *cert_pem = x509_to_pem(x);
-        *public_pem = x509_pubkey_pem(k);
+        *public_pem = x509_spki_pem(x);
         *private_pem = key_to_pem(k, 1);
         if (*cert_pem == NULL || *public_pem == NULL || *private_pem == NULL) {
             free(*cert_pem);

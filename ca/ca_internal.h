@@ -29,9 +29,13 @@ X509 *x509_load_pem(const char *pem, const char *what, unsigned char **der, long
 enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP_PKEY *pk,
                           struct x509_info *out, struct fl_err *err);
 
-/* The PEM of x / pkey as a malloc'd string; NULL on failure. */
+/* The PEM of x as a malloc'd string; NULL on failure. */
 char *x509_to_pem(X509 *x);
-char *x509_pubkey_pem(const EVP_PKEY *pkey);
+/* x's SubjectPublicKeyInfo, exactly as the certificate carries it, as a
+ * "PUBLIC KEY" PEM (malloc'd; NULL on failure). Not PEM_write_bio_PUBKEY:
+ * in OpenSSL 3.0 that builds an encoder context per call for bytes the
+ * certificate already holds. */
+char *x509_spki_pem(X509 *x);
 /* A memory BIO's contents as a malloc'd NUL-terminated string. */
 char *x509_bio_string(BIO *b);
 

@@ -60,13 +60,16 @@ char *x509_to_pem(X509 *x)
     return s;
 }
 
-char *x509_pubkey_pem(const EVP_PKEY *pkey)
+char *x509_spki_pem(X509 *x)
 {
-    BIO *b = BIO_new(BIO_s_mem());
+    unsigned char *der = NULL;
+    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    BIO *b = len > 0 ? BIO_new(BIO_s_mem()) : NULL;
     char *s = NULL;
-    if (b && PEM_write_bio_PUBKEY(b, pkey) == 1)
+    if (b && PEM_write_bio(b, "PUBLIC KEY", "", der, len) > 0)
         s = x509_bio_string(b);
     BIO_free(b);
+    OPENSSL_free(der);
     return s;
 }
 
@@ -398,22 +401,6 @@ enum fl_code x509_name_field(const char *pem, int issuer, const char *field, cha
 
 /* ---- certificates ------------------------------------------------------- */
 
-/* The SubjectPublicKeyInfo exactly as the certificate carries it, as PEM.
- * Not PEM_write_bio_PUBKEY: in OpenSSL 3.0 that builds an encoder context
- * per call, a cost every issued certificate paid for bytes already here. */
-static char *spki_pem(X509 *x)
-{
-    unsigned char *der = NULL;
-    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
-    BIO *b = len > 0 ? BIO_new(BIO_s_mem()) : NULL;
-    char *s = NULL;
-    if (b && PEM_write_bio(b, "PUBLIC KEY", "", der, len) > 0)
-        s = x509_bio_string(b);
-    BIO_free(b);
-    OPENSSL_free(der);
-    return s;
-}
-
 enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP_PKEY *pk,
                           struct x509_info *out, struct fl_err *err)
 {
@@ -462,7 +449,7 @@ enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP
         goto out;
     }
     memcpy(out->serial_hex, sh, strlen(sh) + 1);
-    kp = spki_pem(x);
+    kp = x509_spki_pem(x);
     if (kp == NULL || strlen(kp) >= sizeof(out->public_key_pem)) {
         rc = fl_err_set(err, FL_INVALID_REQUEST,
                         "The certificate public key cannot be encoded or is too large");
