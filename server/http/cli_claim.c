@@ -213,7 +213,6 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
         return 1;
     }
     const char *cert = json_string_value(json_object_get(o, "certificatePem"));
-    const char *key = json_string_value(json_object_get(json_object_get(o, "keyPair"), "PrivateKey"));
     snprintf(r.cert_id, sizeof(r.cert_id), "%s", json_string_value(json_object_get(o, "certificateId")));
     core_arn(c, r.cert_arn, sizeof(r.cert_arn), "cert", r.cert_id);
     struct x509_info info;
@@ -224,16 +223,11 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
     /* 4. the files */
     json_t *meta = claim_json(&r);
     char *meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
-    int ok = cert && key && meta_text;
-    if (ok &&
-        (cli_write_file(r.key_file, key, 0600) != 0 || cli_write_file(r.cert_file, cert, 0644) != 0 ||
-         cli_write_file(r.ca_file, root, 0644) != 0 || cli_write_file(r.json_file, meta_text, 0644) != 0)) {
-        fprintf(stderr, "fleetd: claim create: cannot write the files in %s: %s\n", r.dir, strerror(errno));
-        ok = 0;
-    }
-    /* the private key exists nowhere else: scrub the copy in memory */
-    if (key)
-        memset((char *)key, 0, strlen(key));
+    int ok = cli_write_identity(o, root, r.key_file, r.cert_file, r.ca_file) == 0 && meta_text != NULL &&
+             cli_write_file(r.json_file, meta_text, 0644) == 0;
+    if (!ok)
+        fprintf(stderr, "fleetd: claim create: cannot write the files in %s: %s\n", r.dir,
+                meta_text ? strerror(errno) : "out of memory");
     json_decref(o);
     free(meta_text);
     free(root);

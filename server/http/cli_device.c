@@ -263,20 +263,12 @@ static int create(struct fl_core *c, const struct daemon_config *cfg, const char
         free(root);
         return 1;
     }
-    const char *cert = json_string_value(json_object_get(keys, "certificatePem"));
-    const char *key = json_string_value(json_object_get(json_object_get(keys, "keyPair"), "PrivateKey"));
     snprintf(r.cert_id, sizeof(r.cert_id), "%s", json_string_value(json_object_get(keys, "certificateId")));
     snprintf(r.cert_arn, sizeof(r.cert_arn), "%s",
              json_string_value(json_object_get(keys, "certificateArn")));
-    int ok = cert && key;
-    if (ok && (cli_write_file(r.key_file, key, 0600) != 0 || cli_write_file(r.cert_file, cert, 0644) != 0 ||
-               cli_write_file(r.ca_file, root, 0644) != 0)) {
+    int ok = cli_write_identity(keys, root, r.key_file, r.cert_file, r.ca_file) == 0;
+    if (!ok)
         fprintf(stderr, "fleetd: device create: cannot write the files in %s: %s\n", abs, strerror(errno));
-        ok = 0;
-    }
-    /* the private key exists nowhere else: scrub the copy in memory */
-    if (key)
-        memset((char *)key, 0, strlen(key));
     json_decref(keys);
     free(root);
     int attached_thing = 0, attached_policy = 0;

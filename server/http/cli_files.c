@@ -61,6 +61,25 @@ int cli_write_file(const char *path, const char *text, mode_t mode)
     return 0;
 }
 
+int cli_write_identity(json_t *keys, const char *root, const char *key_file, const char *cert_file,
+                       const char *ca_file)
+{
+    const char *cert = json_string_value(json_object_get(keys, "certificatePem"));
+    const char *key = json_string_value(json_object_get(json_object_get(keys, "keyPair"), "PrivateKey"));
+    int rc = -1;
+    if (cert == NULL || key == NULL)
+        errno = EINVAL;
+    else if (cli_write_file(key_file, key, 0600) == 0 && cli_write_file(cert_file, cert, 0644) == 0 &&
+             cli_write_file(ca_file, root, 0644) == 0)
+        rc = 0;
+    if (key) {
+        int e = errno;
+        explicit_bzero((char *)key, strlen(key));
+        errno = e;
+    }
+    return rc;
+}
+
 char *cli_read_text(const char *path)
 {
     FILE *f = fopen(path, "r");
