@@ -241,6 +241,24 @@ class ConnectResult:
         return "<connect %s rc=%s %s>" % ("accepted" if self.accepted else "refused", self.rc, self.how)
 
 
+def queue_next(q, timeout, accept, skipped=None):
+    """The next item of queue q that accept() takes, or None after timeout
+    seconds; the items passed over go to skipped() when given."""
+    deadline = time.time() + timeout
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return None
+        try:
+            item = q.get(timeout=left)
+        except queue.Empty:
+            return None
+        if accept(item):
+            return item
+        if skipped is not None:
+            skipped(item)
+
+
 class Inbox:
     """The received messages of a client (self.messages, a queue of dicts
     with "topic" and "payload"), for Paho and Observer."""
@@ -248,17 +266,8 @@ class Inbox:
     def _next_message(self, topic, timeout, pred):
         """The next message on topic (any when None) that pred accepts (any
         when None), skipping others, or None after timeout seconds."""
-        deadline = time.time() + timeout
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            try:
-                m = self.messages.get(timeout=left)
-            except queue.Empty:
-                return None
-            if (topic is None or m["topic"] == topic) and (pred is None or pred(m)):
-                return m
+        return queue_next(self.messages, timeout,
+                          lambda m: (topic is None or m["topic"] == topic) and (pred is None or pred(m)))
 
     def drain(self, wait=0.0):
         """All messages received so far (after waiting `wait` seconds)."""
@@ -311,18 +320,8 @@ class Paho(Inbox):
             pass
 
     def _wait(self, kinds, timeout=MAX_WAIT, pred=None):
-        deadline = time.time() + timeout
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            try:
-                ev = self.events.get(timeout=left)
-            except queue.Empty:
-                return None
-            if ev.get("ev") in kinds and (pred is None or pred(ev)):
-                return ev
-            self.backlog.append(ev)
+        return queue_next(self.events, timeout, lambda ev: ev.get("ev") in kinds and (pred is None or pred(ev)),
+                          skipped=self.backlog.append)
 
     def connect(self, timeout=MAX_WAIT):
         """ConnectResult: accepted on CONNACK 0; refused on another CONNACK,

@@ -64,16 +64,6 @@ static EVP_PKEY *ec_key(const char *curve)
     return k;
 }
 
-static char *bio_str(BIO *b)
-{
-    char *data = NULL;
-    long n = BIO_get_mem_data(b, &data);
-    char *s = malloc((size_t)n + 1);
-    memcpy(s, data, (size_t)n);
-    s[n] = '\0';
-    return s;
-}
-
 /* A CSR for key with subject "CN=cn,O=Acme,C=DE" (+ OU twice), optionally
  * asking for basicConstraints CA:TRUE. Returns malloc'd PEM. */
 static char *make_csr(EVP_PKEY *key, const char *cn, int want_ca)
@@ -100,7 +90,7 @@ static char *make_csr(EVP_PKEY *key, const char *cn, int want_ca)
     ck_assert(X509_REQ_sign(r, key, EVP_sha256()) > 0);
     BIO *b = BIO_new(BIO_s_mem());
     ck_assert(PEM_write_bio_X509_REQ(b, r));
-    char *s = bio_str(b);
+    char *s = tu_bio_str(b);
     BIO_free(b);
     X509_NAME_free(nm);
     X509_REQ_free(r);
@@ -183,7 +173,7 @@ static int has_ext_text(X509 *x, int nid, const char *want)
         return 0;
     BIO *b = BIO_new(BIO_s_mem());
     X509V3_EXT_print(b, X509_get_ext(x, i), 0, 0);
-    char *s = bio_str(b);
+    char *s = tu_bio_str(b);
     int ok = strstr(s, want) != NULL;
     free(s);
     BIO_free(b);
@@ -446,7 +436,7 @@ START_TEST(test_sign_refusals)
     ck_assert(X509_REQ_sign(r, ed, NULL) > 0);
     BIO *b = BIO_new(BIO_s_mem());
     PEM_write_bio_X509_REQ(b, r);
-    csr = bio_str(b);
+    csr = tu_bio_str(b);
     sign_refused(ca, csr, "Unsupported CSR key type");
     free(csr);
     BIO_free(b);
@@ -496,7 +486,7 @@ START_TEST(test_sign_refusals)
     hit[10] = '2';
     BIO *tb = BIO_new(BIO_s_mem());
     PEM_write_bio(tb, "CERTIFICATE REQUEST", "", der, dlen);
-    char *tampered = bio_str(tb);
+    char *tampered = tu_bio_str(tb);
     sign_refused(ca, tampered, "CSR signature does not verify");
     free(tampered);
     BIO_free(tb);
@@ -671,7 +661,7 @@ START_TEST(test_x509_parse_refusals)
     padded[dlen] = 0x05, padded[dlen + 1] = 0x00;
     BIO *b = BIO_new(BIO_s_mem());
     PEM_write_bio(b, "CERTIFICATE", "", padded, dlen + 2);
-    char *pad = bio_str(b);
+    char *pad = tu_bio_str(b);
     ck_assert_int_eq(x509_parse(pad, &info, &err), FL_INVALID_REQUEST);
     ck_assert_int_eq(x509_verify_signed_by(pad, root, &err), FL_INVALID_REQUEST);
     /* "TRUSTED CERTIFICATE" is not a plain certificate */
