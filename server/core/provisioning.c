@@ -1099,6 +1099,30 @@ enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate
     return provisioning_token_issue_for(c, certificate_id, PROVISIONING_TOKEN_SECONDS, out, err);
 }
 
+/* A token for certificate cid (checked), inside a write transaction the
+ * caller opened: the secret is made on first use, expired nonces purged. */
+static enum fl_code token_issue_tx(struct fl_core *c, const char *cid, int64_t ttl_s,
+                                   char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
+{
+    unsigned char key[32];
+    enum fl_code rc = token_secret_tx(c, 1, key, err);
+    if (rc == FL_OK)
+        rc = store_prov_token_purge(c->st, core_now_ms(c), err);
+    if (rc == FL_OK) {
+        unsigned char nonce[16];
+        char nonce_hex[33], mac_hex[65];
+        core_random(c, nonce, sizeof nonce);
+        core_hex(nonce, sizeof nonce, nonce_hex);
+        int n = snprintf(out, PROVISIONING_TOKEN_MAX, "%s.%" PRId64 ".%s", cid, core_now_ms(c) + ttl_s * 1000,
+                         nonce_hex);
+        rc = token_mac(key, out, (size_t)n, mac_hex, err);
+        if (rc == FL_OK)
+            snprintf(out + n, PROVISIONING_TOKEN_MAX - (size_t)n, ".%s", mac_hex);
+    }
+    explicit_bzero(key, sizeof key);
+    return rc;
+}
+
 enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certificate_id, int64_t ttl_s,
                                           char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
 {
@@ -1108,26 +1132,10 @@ enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certifi
     enum fl_code rc = certificates_check_id("certificateId", certificate_id, cid, err);
     if (rc)
         return rc;
-    unsigned char key[32];
     if ((rc = store_begin(c->st, err)))
         return rc;
-    rc = token_secret_tx(c, 1, key, err);
-    if (rc == FL_OK)
-        rc = store_prov_token_purge(c->st, core_now_ms(c), err);
-    rc = store_end(c->st, rc, err);
-    if (rc)
-        return rc;
-    unsigned char nonce[16];
-    char nonce_hex[33], mac_hex[65];
-    core_random(c, nonce, sizeof nonce);
-    core_hex(nonce, sizeof nonce, nonce_hex);
-    int n = snprintf(out, PROVISIONING_TOKEN_MAX, "%s.%" PRId64 ".%s", cid, core_now_ms(c) + ttl_s * 1000,
-                     nonce_hex);
-    rc = token_mac(key, out, (size_t)n, mac_hex, err);
-    explicit_bzero(key, sizeof key);
-    if (rc == FL_OK)
-        snprintf(out + n, PROVISIONING_TOKEN_MAX - (size_t)n, ".%s", mac_hex);
-    return rc;
+    rc = token_issue_tx(c, cid, ttl_s, out, err);
+    return store_end(c->st, rc, err);
 }
 
 static enum fl_code bad_token(struct fl_err *err, const char *why)
@@ -1207,14 +1215,18 @@ enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char
 /* ---- the fleet-provisioning MQTT API ---------------------------------------------- */
 
 struct unclaimed_ctx {
-    int64_t expires_at;
+    int64_t expires_at, ttl_s;
+    char token[PROVISIONING_TOKEN_MAX];
 };
 
-/* Inside the transaction that stores the new certificate. */
+/* Inside the transaction that stores the new certificate: the certificate
+ * is unclaimed until a template uses its token, which is issued here too,
+ * so a failure leaves neither behind. */
 static enum fl_code unclaimed_tx(struct fl_core *c, const char *id, void *ctx, struct fl_err *err)
 {
-    const struct unclaimed_ctx *u = ctx;
-    return store_prov_unclaimed_add(c->st, id, u->expires_at, err);
+    struct unclaimed_ctx *u = ctx;
+    enum fl_code rc = store_prov_unclaimed_add(c->st, id, u->expires_at, err);
+    return rc ? rc : token_issue_tx(c, id, u->ttl_s, u->token, err);
 }
 
 enum fl_code provisioning_device_certificate(struct fl_core *c, const char *csr, int64_t ttl_s, json_t **out,
@@ -1222,19 +1234,13 @@ enum fl_code provisioning_device_certificate(struct fl_core *c, const char *csr,
 {
     if (ttl_s <= 0)
         ttl_s = PROVISIONING_TOKEN_SECONDS;
-    struct unclaimed_ctx u = {.expires_at = core_now_ms(c) + ttl_s * 1000};
+    struct unclaimed_ctx u = {.expires_at = core_now_ms(c) + ttl_s * 1000, .ttl_s = ttl_s};
     struct certificates_issue is = {.status = "PENDING_ACTIVATION", .in_tx = unclaimed_tx, .ctx = &u};
     json_t *o = NULL;
     enum fl_code rc = csr ? certificates_create_from_csr_with(c, csr, &is, &o, err)
                           : certificates_create_keys_with(c, &is, &o, err);
-    if (rc)
-        return rc;
-    const char *id = json_string_value(json_object_get(o, "certificateId"));
-    char token[PROVISIONING_TOKEN_MAX];
-    /* a failure here leaves an unclaimed certificate: the sweep removes it */
-    rc = provisioning_token_issue_for(c, id, ttl_s, token, err);
     if (rc) {
-        json_decref(o);
+        explicit_bzero(u.token, sizeof u.token);
         return rc;
     }
     json_t *r = json_object();
@@ -1243,25 +1249,23 @@ enum fl_code provisioning_device_certificate(struct fl_core *c, const char *csr,
     json_t *priv = json_object_get(json_object_get(o, "keyPair"), "PrivateKey");
     if (priv)
         json_object_set(r, "privateKey", priv);
-    json_object_set_new(r, "certificateOwnershipToken", json_string(token));
-    explicit_bzero(token, sizeof token);
+    json_object_set_new(r, "certificateOwnershipToken", json_string(u.token));
+    explicit_bzero(u.token, sizeof u.token);
     json_decref(o);
     *out = r;
     return FL_OK;
 }
 
-/* Read-only token check (no secret is made, nothing consumed). */
-static enum fl_code token_peek(struct fl_core *c, const char *token, char cid[65], struct fl_err *err)
+/* Read-only token check (no secret is made, nothing consumed), inside a
+ * read transaction the caller opened. */
+static enum fl_code token_peek_tx(struct fl_core *c, const char *token, char cid[65], struct fl_err *err)
 {
     char nonce[33];
     int64_t expires = 0;
-    enum fl_code rc = store_begin_read(c->st, err);
-    if (rc)
-        return rc;
-    rc = token_verify_tx(c, token, 0, cid, &expires, nonce, err);
+    enum fl_code rc = token_verify_tx(c, token, 0, cid, &expires, nonce, err);
     if (rc == FL_OK && certificates_exists_tx(c, cid, err) == FL_NOT_FOUND)
         rc = bad_token(err, "its certificate no longer exists");
-    return store_end(c->st, rc, err);
+    return rc;
 }
 
 /* Calls the template's pre-provisioning hook, outside any transaction. */
@@ -1302,20 +1306,27 @@ enum fl_code provisioning_device_register(struct fl_core *c, const struct provis
     if (rc)
         return rc;
     char cid[65];
-    *stage = PROVISIONING_STAGE_TOKEN;
-    if ((rc = token_peek(c, in->token, cid, err)))
-        return rc;
     struct store_tpl *row = malloc(sizeof *row);
     if (row == NULL)
         return fl_err_set(err, FL_INTERNAL, "out of memory");
-    json_t *params =
-        in->parameters && json_is_object(in->parameters) ? json_deep_copy(in->parameters) : json_object();
-    *stage = PROVISIONING_STAGE_TEMPLATE;
+    /* token, then template, read only: the hook must know both, and must
+     * run outside any transaction */
+    *stage = PROVISIONING_STAGE_TOKEN;
     if ((rc = store_begin_read(c->st, err)) == FL_OK) {
-        rc = fleet_tpl_tx(c, in->template_name, row, err);
+        rc = token_peek_tx(c, in->token, cid, err);
+        if (rc == FL_OK) {
+            *stage = PROVISIONING_STAGE_TEMPLATE;
+            rc = fleet_tpl_tx(c, in->template_name, row, err);
+        }
         rc = store_end(c->st, rc, err);
     }
-    if (rc == FL_OK && row->hook_target[0]) {
+    if (rc) {
+        free(row);
+        return rc;
+    }
+    json_t *params =
+        in->parameters && json_is_object(in->parameters) ? json_deep_copy(in->parameters) : json_object();
+    if (row->hook_target[0]) {
         *stage = PROVISIONING_STAGE_HOOK;
         rc = device_hook(c, in, row, cid, params, err);
     }
