@@ -148,6 +148,10 @@ say "ratio first boots / connects: ${RATIO}x (median of the rounds' ratios $(awk
     printf "%s%.2f", sep, $2; sep = "/" }' "$WORK/values")) (goal >= 0.5): $GOAL"
 say "  broker CPU ratio (connect us / first-boot us): ${CPU}x, the ratio to expect when the broker's CPU is"
 say "  the bottleneck; it moves much less with outside load than the rates do"
+say "$(awk -v c="$(median conn-us)" -v f="$(median fb-us)" 'BEGIN { x = f - 2 * c
+    printf "  a first boot holds two handshakes of the connect row, so 0.5x is the ceiling, reached only if the\n"
+    printf "  rest cost nothing; the rest (requests, CSR, template, new certificate) costs the broker %.0f us per boot\n", x
+    printf "  (%.2f connects): at the broker CPU ratio, %.0f%% of the ceiling", (c > 0) ? x / c : 0, (f > 0) ? 200 * c / f : 0 }')"
 say "a first boot, mean ms per stage (median round): $(for s in $STAGES; do
     printf '%s %s  ' "$s" "$(median "st-$s")"; done)"
 say "  p99 $(median fb-p99) ms; key_csr = the device's EC P-256 key and CSR (client side); claim_connect and"
