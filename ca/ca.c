@@ -282,9 +282,10 @@ struct profile {
     enum cert_kind kind;
     const X509_NAME *subject;
     EVP_PKEY *subject_key; /* public part goes in the certificate */
-    /* when set: subject_key's SubjectPublicKeyInfo as received, copied into
-     * the certificate as it is (see copy_spki) */
-    X509_PUBKEY *subject_spki;
+    /* when set: subject_key's SubjectPublicKeyInfo as received (algorithm
+     * and key bits), copied into the certificate as it is (see copy_spki) */
+    const X509_ALGOR *spki_alg;
+    const ASN1_BIT_STRING *spki_bits;
     const X509_NAME *issuer;
     EVP_PKEY *signing_key;
     const ASN1_OCTET_STRING *issuer_skid; /* NULL for the self-signed root */
@@ -294,21 +295,21 @@ struct profile {
     GENERAL_NAMES *sans; /* KIND_SERVER only */
 };
 
-/* Puts src's algorithm and key bits in x. X509_set_pubkey would do the same
- * from an EVP_PKEY, but in OpenSSL 3.0 it encodes the key and decodes it
- * again, building an encoder and a decoder context: a third of the cost of
- * signing a CSR. x's key is then left undecoded (X509_get0_pubkey(x) is
- * NULL): nothing here needs it, and the caller holds the EVP_PKEY. */
-static int copy_spki(X509 *x, X509_PUBKEY *src)
+/* Puts the algorithm and key bits of a SubjectPublicKeyInfo in x.
+ * X509_set_pubkey would do the same from an EVP_PKEY, but in OpenSSL 3.0 it
+ * encodes the key and decodes it again, building an encoder and a decoder
+ * context: a third of the cost of signing a CSR. x's key is then left
+ * undecoded (X509_get0_pubkey(x) is NULL): nothing here needs it, and the
+ * caller holds the EVP_PKEY. */
+static int copy_spki(X509 *x, const X509_ALGOR *alg_in, const ASN1_BIT_STRING *bits)
 {
-    ASN1_OBJECT *alg = NULL;
-    const unsigned char *bits = NULL;
-    int nbits = 0, ptype = V_ASN1_UNDEF;
-    X509_ALGOR *pa = NULL;
+    const ASN1_OBJECT *alg = NULL;
+    int ptype = V_ASN1_UNDEF;
     const void *pval = NULL;
-    if (X509_PUBKEY_get0_param(&alg, &bits, &nbits, &pa, src) != 1 || bits == NULL || nbits <= 0)
+    X509_ALGOR_get0(&alg, &ptype, &pval, alg_in);
+    int nbits = ASN1_STRING_length(bits);
+    if (alg == NULL || nbits <= 0)
         return 0;
-    X509_ALGOR_get0(NULL, &ptype, &pval, pa);
     void *param = NULL;
     if (ptype == V_ASN1_OBJECT)
         param = OBJ_dup(pval);
@@ -317,7 +318,7 @@ static int copy_spki(X509 *x, X509_PUBKEY *src)
     else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
         return 0;
     ASN1_OBJECT *a = OBJ_dup(alg);
-    unsigned char *k = OPENSSL_memdup(bits, (size_t)nbits);
+    unsigned char *k = OPENSSL_memdup(ASN1_STRING_get0_data(bits), (size_t)nbits);
     int need_param = ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE;
     if (a == NULL || k == NULL || (need_param && param == NULL) ||
         X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), a, ptype, param, k, nbits) != 1) {
@@ -342,7 +343,7 @@ static X509 *issue(const struct profile *p, struct fl_err *err)
     int ok =
         x != NULL && X509_set_version(x, X509_VERSION_3) == 1 && set_serial(x) &&
         X509_set_subject_name(x, p->subject) == 1 && X509_set_issuer_name(x, p->issuer) == 1 &&
-        (p->subject_spki ? copy_spki(x, p->subject_spki) : X509_set_pubkey(x, p->subject_key) == 1) &&
+        (p->spki_alg ? copy_spki(x, p->spki_alg, p->spki_bits) : X509_set_pubkey(x, p->subject_key) == 1) &&
         ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(p->now_s - CA_BACKDATE_S)) != NULL &&
         ASN1_TIME_set(X509_getm_notAfter(x),
                       (time_t)(p->now_s + (p->valid_s > 0 ? p->valid_s : (int64_t)p->days * 86400))) != NULL;
@@ -386,7 +387,7 @@ static X509 *make_root(struct ca *ca, EVP_PKEY *key, int64_t now_s, struct fl_er
 }
 
 /* The profile of a leaf certificate signed by the root; callers add the
- * rest (sans, valid_s, subject_spki). */
+ * rest (sans, valid_s, spki_alg and spki_bits). */
 static struct profile leaf(const struct ca *ca, enum cert_kind kind, const X509_NAME *subject, EVP_PKEY *pub,
                            int64_t now_s, int days)
 {
@@ -652,19 +653,19 @@ enum fl_code ca_sign_csr(struct ca *ca, const char *csr_pem, int64_t now_s, char
         *cert_pem = NULL;
     if (ca == NULL || cert_pem == NULL)
         return fl_err_set(err, FL_INTERNAL, "CA: not configured");
-    X509_REQ *req = csr_load(csr_pem, err);
+    struct csr *req = csr_load(csr_pem, err);
     if (req == NULL)
         return err->code;
-    EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
-    struct profile p = leaf(ca, KIND_CLIENT, X509_REQ_get_subject_name(req), pub, now_s, ca->device_days);
-    p.subject_spki = X509_REQ_get_X509_PUBKEY(req);
+    struct profile p = leaf(ca, KIND_CLIENT, req->subject, req->pub, now_s, ca->device_days);
+    p.spki_alg = req->key_alg;
+    p.spki_bits = req->key_bits;
     X509 *x = issue(&p, err);
     enum fl_code rc = x ? FL_OK : err->code;
     if (rc == FL_OK && info)
-        rc = x509_info_of(x, NULL, 0, pub, info, err);
+        rc = x509_info_of(x, NULL, 0, req->pub, info, err);
     if (rc == FL_OK && (*cert_pem = x509_to_pem(x)) == NULL)
         rc = x509_ossl_fail(err, FL_INTERNAL, "CA: cannot encode the certificate");
-    X509_REQ_free(req);
+    csr_free(req);
     X509_free(x);
     return rc;
 }

@@ -49,10 +49,18 @@ void x509_key_desc(const EVP_PKEY *pkey, char *out, size_t n);
  * OpenSSL error queue. Returns code. */
 enum fl_code x509_ossl_fail(struct fl_err *err, enum fl_code code, const char *msg);
 
-/* csr.c: decodes a PEM CSR and applies the signing policy: key RSA
+/* csr.c: a PEM CSR, decoded and accepted by the signing policy (key RSA
  * 2048..8192 bits or EC P-256/P-384/P-521, self-signature verifies, no
- * basicConstraints CA:TRUE requested. Returns the request (X509_REQ_free)
- * or NULL with FL_INVALID_REQUEST saying why. */
-X509_REQ *csr_load(const char *pem, struct fl_err *err);
+ * basicConstraints CA:TRUE requested). csr_load returns it (csr_free) or
+ * NULL with FL_INVALID_REQUEST saying why. */
+struct csr {
+    X509_NAME *subject;              /* the request's, owned by req */
+    EVP_PKEY *pub;                   /* its public key */
+    const X509_ALGOR *key_alg;       /* its SubjectPublicKeyInfo as received: */
+    const ASN1_BIT_STRING *key_bits; /* algorithm and key bits (owned by req) */
+    ASN1_VALUE *req;                 /* the decoded request */
+};
+struct csr *csr_load(const char *pem, struct fl_err *err);
+void csr_free(struct csr *c);
 
 #endif

@@ -2,7 +2,8 @@
  * fuzz_csr.c - the CSR/PEM reader: each input is signed as a CSR by a CA
  * opened once in a temp directory (removed at exit), then read as a
  * certificate (x509_parse, x509_name_field, x509_verify_signed_by against
- * the root). The raw bytes are also wrapped as PEM (base64 of the input
+ * the root); what the CA signed must also be a CSR OpenSSL's X509_REQ reader
+ * accepts, with the same key. The raw bytes are also wrapped as PEM (base64 of the input
  * under both labels) so that mutations reach the DER parsers and the key
  * policy directly. Looks for crashes and leaks only.
  */
@@ -12,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "ca.h"
 
@@ -56,6 +60,27 @@ static struct ca *get_ca(void)
     return the_ca;
 }
 
+/* The CA reads CSRs with its own templates (ca/csr.c); whatever it signed,
+ * OpenSSL's own reader must accept too: a request whose self-signature
+ * verifies, with the key the certificate was given. */
+static void openssl_agrees(const char *csr, const char *cert)
+{
+    BIO *b = BIO_new_mem_buf(csr, -1), *c = BIO_new_mem_buf(cert, -1);
+    X509_REQ *r = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+    X509 *x = c ? PEM_read_bio_X509(c, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *rk = r ? X509_REQ_get0_pubkey(r) : NULL;
+    if (rk == NULL || x == NULL || X509_REQ_verify(r, rk) != 1 || EVP_PKEY_eq(rk, X509_get0_pubkey(x)) != 1) {
+        fprintf(stderr,
+                "fuzz_csr: signed a CSR that OpenSSL's X509_REQ reader refuses or reads another key from\n");
+        abort();
+    }
+    X509_free(x);
+    X509_REQ_free(r);
+    BIO_free(c);
+    BIO_free(b);
+    ERR_clear_error();
+}
+
 /* Runs one PEM text through every reader. */
 static void run_text(struct ca *ca, const char *text)
 {
@@ -75,6 +100,7 @@ static void run_text(struct ca *ca, const char *text)
             fprintf(stderr, "fuzz_csr: the CA's x509_info differs from the parsed certificate's\n");
             abort();
         }
+        openssl_agrees(text, cert);
         free(cert);
     }
     struct x509_info info;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -409,6 +410,23 @@ START_TEST(test_sign_ec_curves)
     EVP_PKEY *k = ec_key("secp256k1");
     char *csr = make_csr(k, "k1", 0);
     sign_refused(ca, csr, "EC keys must use P-256, P-384 or P-521");
+    free(csr);
+    EVP_PKEY_free(k);
+    /* a compressed point is a P-256 key like any other; it is copied into
+     * the certificate as received */
+    k = ec_key("P-256");
+    ck_assert(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"));
+    csr = make_csr(k, "compressed", 0);
+    char *cert = sign_ok(ca, csr);
+    X509 *x = load_cert(cert);
+    ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(x), k), 1);
+    X509_free(x);
+    free(cert);
+    free(csr);
+    /* the curve spelled out instead of named (RFC 5480: MUST NOT) */
+    ck_assert(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_ENCODING, "explicit"));
+    csr = make_csr(k, "explicit", 0);
+    sign_refused(ca, csr, "(this one uses explicit parameters)");
     free(csr);
     EVP_PKEY_free(k);
     ca_close(ca);
