@@ -18,7 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ca.h"
+#include "ca_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,23 +61,31 @@ static struct ca *get_ca(void)
 }
 
 /* The CA reads CSRs with its own templates (ca/csr.c); whatever it signed,
- * OpenSSL's own reader must accept too: a request whose self-signature
- * verifies, with the key the certificate was given. */
+ * OpenSSL's own reader must accept too (the same DER, the PEM framing being
+ * ours): a request whose self-signature verifies, with the key the
+ * certificate was given. */
 static void openssl_agrees(const char *csr, const char *cert)
 {
-    BIO *b = BIO_new_mem_buf(csr, -1), *c = BIO_new_mem_buf(cert, -1);
-    X509_REQ *r = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+    static const char *const labels[] = {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", NULL};
+    struct fl_err err;
+    unsigned char *der = NULL;
+    long len = 0;
+    X509_REQ *r = NULL;
+    if (x509_pem_decode(csr, labels, "CSR", &der, &len, &err) == FL_OK) {
+        const unsigned char *q = der;
+        r = d2i_X509_REQ(NULL, &q, len);
+    }
+    BIO *c = BIO_new_mem_buf(cert, -1);
     X509 *x = c ? PEM_read_bio_X509(c, NULL, NULL, NULL) : NULL;
     EVP_PKEY *rk = r ? X509_REQ_get0_pubkey(r) : NULL;
     if (rk == NULL || x == NULL || X509_REQ_verify(r, rk) != 1 || EVP_PKEY_eq(rk, X509_get0_pubkey(x)) != 1) {
-        fprintf(stderr,
-                "fuzz_csr: signed a CSR that OpenSSL's X509_REQ reader refuses or reads another key from\n");
+        fprintf(stderr, "fuzz_csr: signed a CSR that OpenSSL's X509_REQ reader refuses or reads another key from\n");
         abort();
     }
     X509_free(x);
     X509_REQ_free(r);
     BIO_free(c);
-    BIO_free(b);
+    OPENSSL_free(der);
     ERR_clear_error();
 }
 
