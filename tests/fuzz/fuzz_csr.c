@@ -79,7 +79,8 @@ static void openssl_agrees(const char *csr, const char *cert)
     X509 *x = c ? PEM_read_bio_X509(c, NULL, NULL, NULL) : NULL;
     EVP_PKEY *rk = r ? X509_REQ_get0_pubkey(r) : NULL;
     if (rk == NULL || x == NULL || X509_REQ_verify(r, rk) != 1 || EVP_PKEY_eq(rk, X509_get0_pubkey(x)) != 1) {
-        fprintf(stderr, "fuzz_csr: signed a CSR that OpenSSL's X509_REQ reader refuses or reads another key from\n");
+        fprintf(stderr,
+                "fuzz_csr: signed a CSR that OpenSSL's X509_REQ reader refuses or reads another key from\n");
         abort();
     }
     X509_free(x);
