@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -433,6 +434,67 @@ START_TEST(test_sign_ec_curves)
 }
 END_TEST
 
+/* A CSR whose key is the point at infinity of P-256, self-signed with a
+ * forged signature (s = 1, r = x(e·G)): under that key it verifies,
+ * so the key itself must be refused. */
+static char *infinity_csr(void)
+{
+    X509_REQ *r = X509_REQ_new();
+    X509_NAME *nm = X509_NAME_new();
+    ck_assert(
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)"nobody", -1, -1, 0));
+    ck_assert(X509_REQ_set_subject_name(r, nm));
+    unsigned char *zero = OPENSSL_malloc(1);
+    zero[0] = 0; /* the encoding of the point at infinity */
+    ck_assert(X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(r), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+                                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), zero, 1));
+    X509_ALGOR *alg = X509_ALGOR_new();
+    ck_assert(X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL));
+    ck_assert(X509_REQ_set1_signature_algo(r, alg));
+    unsigned char *tbs = NULL;
+    int tbs_len = i2d_re_X509_REQ_tbs(r, &tbs);
+    ck_assert_int_gt(tbs_len, 0);
+    unsigned char h[32];
+    ck_assert(EVP_Digest(tbs, (size_t)tbs_len, h, NULL, EVP_sha256(), NULL));
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *bc = BN_CTX_new();
+    BIGNUM *e = BN_bin2bn(h, 32, NULL), *n = BN_new(), *x = BN_new();
+    ck_assert(EC_GROUP_get_order(g, n, bc) && BN_mod(e, e, n, bc));
+    EC_POINT *R = EC_POINT_new(g);
+    ck_assert(EC_POINT_mul(g, R, e, NULL, NULL, bc) && EC_POINT_get_affine_coordinates(g, R, x, NULL, bc));
+    ck_assert(BN_mod(x, x, n, bc));
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *one = BN_new();
+    ck_assert(BN_one(one) && ECDSA_SIG_set0(sig, x, one));
+    unsigned char *der = NULL;
+    int der_len = i2d_ECDSA_SIG(sig, &der);
+    ck_assert_int_gt(der_len, 0);
+    ASN1_BIT_STRING *bits = ASN1_BIT_STRING_new();
+    ck_assert(ASN1_BIT_STRING_set(bits, der, der_len));
+    X509_REQ_set0_signature(r, bits);
+    /* OpenSSL itself takes the key and the forgery */
+    EVP_PKEY *k = X509_REQ_get0_pubkey(r);
+    if (k != NULL)
+        ck_assert_int_eq(X509_REQ_verify(r, k), 1);
+    BIO *b = BIO_new(BIO_s_mem());
+    ck_assert(PEM_write_bio_X509_REQ(b, r));
+    char *pem = tu_bio_str(b);
+    BIO_free(b);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+    EC_POINT_free(R);
+    BN_free(e);
+    BN_free(n);
+    BN_CTX_free(bc);
+    EC_GROUP_free(g);
+    OPENSSL_free(tbs);
+    X509_ALGOR_free(alg);
+    X509_NAME_free(nm);
+    X509_REQ_free(r);
+    ERR_clear_error();
+    return pem;
+}
+
 START_TEST(test_sign_refusals)
 {
     struct ca *ca = open_ca(CA_KEY_DEFAULT, CA_KEY_DEFAULT);
@@ -456,6 +518,9 @@ START_TEST(test_sign_refusals)
     PEM_write_bio_X509_REQ(b, r);
     csr = tu_bio_str(b);
     sign_refused(ca, csr, "Unsupported CSR key type");
+    char *inf = infinity_csr();
+    sign_refused(ca, inf, "The CSR public key is not a valid point of its curve");
+    free(inf);
     free(csr);
     BIO_free(b);
     X509_REQ_free(r);
