@@ -122,15 +122,11 @@ static enum fl_code ec_key(int ptype, const void *pval, const ASN1_BIT_STRING *b
         OSSL_PARAM_construct_end(),
     };
     /* the import checks the point is on the curve, but takes the point at
-     * infinity, under which anybody can make a signature verify: the quick
-     * public check refuses it */
+     * infinity (x509_key_usable) */
     EVP_PKEY *pk = key_fromdata("EC", params);
     if (pk == NULL)
         return unreadable(err);
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-    int valid = ctx && EVP_PKEY_public_check_quick(ctx) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    if (!valid) {
+    if (!x509_key_usable(pk)) {
         EVP_PKEY_free(pk);
         return fl_err_set(err, FL_INVALID_REQUEST, "The CSR public key is not a valid point of its curve");
     }

@@ -121,6 +121,17 @@ int64_t x509_time_s(const ASN1_TIME *t, int *ok)
     return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
+int x509_key_usable(const EVP_PKEY *pkey)
+{
+    if (!EVP_PKEY_is_a(pkey, "EC"))
+        return 1;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)pkey, NULL);
+    int ok = ctx && EVP_PKEY_public_check_quick(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+    return ok;
+}
+
 void x509_key_desc(const EVP_PKEY *pkey, char *out, size_t n)
 {
     char group[64] = "";
@@ -428,6 +439,10 @@ enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP
         pk = X509_get0_pubkey(x);
     if (pk == NULL) {
         rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be read");
+        goto out;
+    }
+    if (!x509_key_usable(pk)) {
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key is not a valid point of its curve");
         goto out;
     }
     x509_der_id(der, (size_t)len, out->id);

@@ -752,6 +752,26 @@ START_TEST(test_x509_parse_refusals)
         x509_parse("-----BEGIN TRUSTED CERTIFICATE-----\nMA==\n-----END TRUSTED CERTIFICATE-----\n", &info,
                    &err),
         FL_INVALID_REQUEST);
+    /* a certificate for the point at infinity (a CA of that key would let
+     * anybody forge its signatures), signed properly by another key */
+    X509 *inf = X509_new();
+    unsigned char *zero = OPENSSL_malloc(1);
+    zero[0] = 0;
+    ck_assert(X509_set_version(inf, X509_VERSION_3) && ASN1_INTEGER_set(X509_get_serialNumber(inf), 7));
+    ck_assert(X509_set_subject_name(inf, X509_get_subject_name(x)) &&
+              X509_set_issuer_name(inf, X509_get_subject_name(x)));
+    ck_assert(X509_gmtime_adj(X509_getm_notBefore(inf), 0) && X509_gmtime_adj(X509_getm_notAfter(inf), 3600));
+    ck_assert(X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(inf), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+                                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), zero, 1));
+    ck_assert(X509_sign(inf, k, EVP_sha256()) > 0);
+    BIO *ib = BIO_new(BIO_s_mem());
+    ck_assert(PEM_write_bio_X509(ib, inf));
+    char *inf_pem = tu_bio_str(ib);
+    ck_assert_int_eq(x509_parse(inf_pem, &info, &err), FL_INVALID_REQUEST);
+    ck_assert_msg(strstr(err.msg, "not a valid point") != NULL, "%s", err.msg);
+    free(inf_pem);
+    BIO_free(ib);
+    X509_free(inf);
     free(pad);
     BIO_free(b);
     OPENSSL_free(padded);
