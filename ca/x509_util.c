@@ -442,7 +442,8 @@ enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP
         goto out;
     }
     if (!x509_key_usable(pk)) {
-        rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key is not a valid point of its curve");
+        rc = fl_err_set(err, FL_INVALID_REQUEST,
+                        "The certificate public key is not a valid point of its curve");
         goto out;
     }
     x509_der_id(der, (size_t)len, out->id);
