@@ -42,10 +42,12 @@ char *x509_bio_string(BIO *b);
 /* Seconds since the epoch of an ASN.1 time; 0 on failure (*ok = 0). */
 int64_t x509_time_s(const ASN1_TIME *t, int *ok);
 
-/* 0 for an EC key that is not a valid point of its curve, 1 otherwise.
- * OpenSSL 3.0 imports the point at infinity, under which any signature can
- * be made to verify; whatever fleetd signs or stores is checked here. */
-int x509_key_usable(const EVP_PKEY *pkey);
+/* NULL when pkey may be trusted to authenticate whoever holds its private
+ * key; otherwise why not ("...", to follow "cannot be used: "). OpenSSL 3.0
+ * imports keys under which anybody can make a signature verify: the EC
+ * point at infinity, RSA with public exponent 1. Whatever fleetd signs or
+ * stores is checked here. */
+const char *x509_key_unusable(const EVP_PKEY *pkey);
 
 /* "RSA 2048", "EC P-256", "ED25519" ...; "unknown" when unreadable. */
 void x509_key_desc(const EVP_PKEY *pkey, char *out, size_t n);

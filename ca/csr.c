@@ -121,17 +121,9 @@ static enum fl_code ec_key(int ptype, const void *pval, const ASN1_BIT_STRING *b
                                           (size_t)ASN1_STRING_length(bits)),
         OSSL_PARAM_construct_end(),
     };
-    /* the import checks the point is on the curve, but takes the point at
-     * infinity (x509_key_usable) */
-    EVP_PKEY *pk = key_fromdata("EC", params);
-    if (pk == NULL)
-        return unreadable(err);
-    if (!x509_key_usable(pk)) {
-        EVP_PKEY_free(pk);
-        return fl_err_set(err, FL_INVALID_REQUEST, "The CSR public key is not a valid point of its curve");
-    }
-    *out = pk;
-    return FL_OK;
+    /* the import checks the point is on the curve (the point at infinity
+     * too is on it: read_key's x509_key_unusable) */
+    return (*out = key_fromdata("EC", params)) ? FL_OK : unreadable(err);
 }
 
 static enum fl_code rsa_key(int ptype, const ASN1_BIT_STRING *bits, EVP_PKEY **out, struct fl_err *err)
@@ -186,13 +178,22 @@ static enum fl_code read_key(const CSR_SPKI *spki, EVP_PKEY **out, struct fl_err
         (spki->key->flags & ASN1_STRING_FLAG_BITS_LEFT && spki->key->flags & 7))
         return unreadable(err);
     int nid = OBJ_obj2nid(oid);
+    enum fl_code rc;
     if (nid == NID_X9_62_id_ecPublicKey)
-        return ec_key(ptype, pval, spki->key, out, err);
-    if (nid == NID_rsaEncryption)
-        return rsa_key(ptype, spki->key, out, err);
-    return fl_err_set(err, FL_INVALID_REQUEST,
-                      "Unsupported CSR key type %s: use RSA (2048 bits or more) or EC",
-                      nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown)");
+        rc = ec_key(ptype, pval, spki->key, out, err);
+    else if (nid == NID_rsaEncryption)
+        rc = rsa_key(ptype, spki->key, out, err);
+    else
+        return fl_err_set(err, FL_INVALID_REQUEST,
+                          "Unsupported CSR key type %s: use RSA (2048 bits or more) or EC",
+                          nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown)");
+    const char *why = rc == FL_OK ? x509_key_unusable(*out) : NULL;
+    if (why) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The CSR public key cannot be used: %s", why);
+    }
+    return rc;
 }
 
 /* Nonzero when the CSR's extension request holds basicConstraints CA:TRUE;

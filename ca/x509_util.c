@@ -121,15 +121,30 @@ int64_t x509_time_s(const ASN1_TIME *t, int *ok)
     return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
-int x509_key_usable(const EVP_PKEY *pkey)
+const char *x509_key_unusable(const EVP_PKEY *pkey)
 {
-    if (!EVP_PKEY_is_a(pkey, "EC"))
-        return 1;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)pkey, NULL);
-    int ok = ctx && EVP_PKEY_public_check_quick(ctx) == 1;
-    EVP_PKEY_CTX_free(ctx);
+    const char *why = NULL;
+    if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS")) {
+        /* e = 1 makes s = m a signature of anything; an even n is no
+         * product of two large primes */
+        BIGNUM *n = NULL, *e = NULL;
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+            EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+            why = "its RSA parameters cannot be read";
+        else if (BN_is_negative(e) || !BN_is_odd(e) || BN_is_one(e))
+            why = "its RSA public exponent is 1 or even";
+        else if (BN_is_negative(n) || !BN_is_odd(n))
+            why = "its RSA modulus is even";
+        BN_free(n);
+        BN_free(e);
+    } else if (EVP_PKEY_is_a(pkey, "EC")) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)pkey, NULL);
+        if (ctx == NULL || EVP_PKEY_public_check_quick(ctx) != 1)
+            why = "its EC point is not a valid public key of its curve";
+        EVP_PKEY_CTX_free(ctx);
+    }
     ERR_clear_error();
-    return ok;
+    return why;
 }
 
 void x509_key_desc(const EVP_PKEY *pkey, char *out, size_t n)
@@ -441,9 +456,9 @@ enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP
         rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be read");
         goto out;
     }
-    if (!x509_key_usable(pk)) {
-        rc = fl_err_set(err, FL_INVALID_REQUEST,
-                        "The certificate public key is not a valid point of its curve");
+    const char *why = x509_key_unusable(pk);
+    if (why) {
+        rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be used: %s", why);
         goto out;
     }
     x509_der_id(der, (size_t)len, out->id);

@@ -15,6 +15,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -63,6 +64,29 @@ static EVP_PKEY *ec_key(const char *curve)
 {
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
     ck_assert_ptr_nonnull(k);
+    return k;
+}
+
+/* An RSA key pair with public exponent 1 (d = 1): its "signature" of a
+ * message is the padded message itself, which anybody can compute. */
+static EVP_PKEY *rsa_e1_key(void)
+{
+    EVP_PKEY *real = rsa_key(2048), *k = NULL;
+    BIGNUM *n = NULL, *one = BN_new();
+    ck_assert(EVP_PKEY_get_bn_param(real, OSSL_PKEY_PARAM_RSA_N, &n) && BN_one(one));
+    OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+    ck_assert(OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, n) &&
+              OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, one) &&
+              OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_D, one));
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(b);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    ck_assert(EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params) == 1);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(b);
+    BN_free(one);
+    BN_free(n);
+    EVP_PKEY_free(real);
     return k;
 }
 
@@ -518,8 +542,13 @@ START_TEST(test_sign_refusals)
     PEM_write_bio_X509_REQ(b, r);
     csr = tu_bio_str(b);
     sign_refused(ca, csr, "Unsupported CSR key type");
+    EVP_PKEY *e1 = rsa_e1_key();
+    char *e1_csr = make_csr(e1, "e1", 0); /* self-signed with d = 1: it verifies */
+    sign_refused(ca, e1_csr, "The CSR public key cannot be used: its RSA public exponent is 1 or even");
+    free(e1_csr);
+    EVP_PKEY_free(e1);
     char *inf = infinity_csr();
-    sign_refused(ca, inf, "The CSR public key is not a valid point of its curve");
+    sign_refused(ca, inf, "The CSR public key cannot be used: its EC point is not a valid public key");
     free(inf);
     free(csr);
     BIO_free(b);
@@ -768,7 +797,19 @@ START_TEST(test_x509_parse_refusals)
     ck_assert(PEM_write_bio_X509(ib, inf));
     char *inf_pem = tu_bio_str(ib);
     ck_assert_int_eq(x509_parse(inf_pem, &info, &err), FL_INVALID_REQUEST);
-    ck_assert_msg(strstr(err.msg, "not a valid point") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "cannot be used: its EC point") != NULL, "%s", err.msg);
+    /* and one for an RSA key with public exponent 1 */
+    EVP_PKEY *e1 = rsa_e1_key();
+    ck_assert(X509_set_pubkey(inf, e1) && X509_sign(inf, k, EVP_sha256()) > 0);
+    char *e1_pem = NULL;
+    BIO *eb = BIO_new(BIO_s_mem());
+    ck_assert(PEM_write_bio_X509(eb, inf));
+    e1_pem = tu_bio_str(eb);
+    ck_assert_int_eq(x509_parse(e1_pem, &info, &err), FL_INVALID_REQUEST);
+    ck_assert_msg(strstr(err.msg, "cannot be used: its RSA public exponent is 1") != NULL, "%s", err.msg);
+    free(e1_pem);
+    BIO_free(eb);
+    EVP_PKEY_free(e1);
     free(inf_pem);
     BIO_free(ib);
     X509_free(inf);
