@@ -24,8 +24,9 @@ enum fl_code x509_pem_decode(const char *text, const char *const *labels, const 
 X509 *x509_load_pem(const char *pem, const char *what, unsigned char **der, long *derlen, struct fl_err *err);
 
 /* x509_parse's answer for a certificate in memory: der/len its DER (NULL:
- * encoded here), pk its public key (NULL: X509_get0_pubkey(x); given by
- * the CA for a certificate it has just built, whose key is not decoded). */
+ * encoded here), pk its public key (NULL: X509_get0_pubkey(x), checked by
+ * x509_key_unusable; given by the CA for a certificate it has just built,
+ * whose key is not decoded and was checked already). */
 enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP_PKEY *pk,
                           struct x509_info *out, struct fl_err *err);
 

@@ -138,7 +138,8 @@ static enum fl_code rsa_key(int ptype, const ASN1_BIT_STRING *bits, EVP_PKEY **o
     BIGNUM *e = n ? ASN1_INTEGER_to_BN(k->e, NULL) : NULL;
     ASN1_item_free((ASN1_VALUE *)k, ASN1_ITEM_rptr(CSR_RSA));
     enum fl_code rc = FL_OK;
-    if (e == NULL || BN_is_negative(n) || BN_is_negative(e) || BN_is_zero(e))
+    /* a negative n or e fails the import, e = 0 x509_key_unusable */
+    if (e == NULL)
         rc = unreadable(err);
     int bits_n = n ? BN_num_bits(n) : 0;
     if (rc == FL_OK && bits_n < RSA_MIN_BITS)

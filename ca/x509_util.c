@@ -450,16 +450,17 @@ enum fl_code x509_info_of(X509 *x, const unsigned char *der, long len, const EVP
         rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate has invalid or duplicate extensions");
         goto out;
     }
-    if (pk == NULL)
-        pk = X509_get0_pubkey(x);
     if (pk == NULL) {
-        rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be read");
-        goto out;
-    }
-    const char *why = x509_key_unusable(pk);
-    if (why) {
-        rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be used: %s", why);
-        goto out;
+        /* a key the CA hands over is its own or one csr_load checked */
+        const char *why = NULL;
+        if ((pk = X509_get0_pubkey(x)) == NULL) {
+            rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be read");
+            goto out;
+        }
+        if ((why = x509_key_unusable(pk)) != NULL) {
+            rc = fl_err_set(err, FL_INVALID_REQUEST, "The certificate public key cannot be used: %s", why);
+            goto out;
+        }
     }
     x509_der_id(der, (size_t)len, out->id);
     if ((rc = name_text(X509_get_subject_name(x), out->subject, sizeof(out->subject), "subject", err)) ||

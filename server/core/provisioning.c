@@ -1093,12 +1093,6 @@ static enum fl_code token_mac(const unsigned char key[32], const char *msg, size
     return FL_OK;
 }
 
-enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate_id,
-                                      char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
-{
-    return provisioning_token_issue_for(c, certificate_id, PROVISIONING_TOKEN_SECONDS, out, err);
-}
-
 /* A token for certificate cid (checked), inside a write transaction the
  * caller opened: the secret is made on first use, expired nonces purged. */
 static enum fl_code token_issue_tx(struct fl_core *c, const char *cid, int64_t ttl_s,
@@ -1123,18 +1117,16 @@ static enum fl_code token_issue_tx(struct fl_core *c, const char *cid, int64_t t
     return rc;
 }
 
-enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certificate_id, int64_t ttl_s,
-                                          char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
+enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate_id,
+                                      char out[PROVISIONING_TOKEN_MAX], struct fl_err *err)
 {
-    if (ttl_s <= 0)
-        ttl_s = PROVISIONING_TOKEN_SECONDS;
     char cid[65];
     enum fl_code rc = certificates_check_id("certificateId", certificate_id, cid, err);
     if (rc)
         return rc;
     if ((rc = store_begin(c->st, err)))
         return rc;
-    rc = token_issue_tx(c, cid, ttl_s, out, err);
+    rc = token_issue_tx(c, cid, PROVISIONING_TOKEN_SECONDS, out, err);
     return store_end(c->st, rc, err);
 }
 

@@ -162,12 +162,6 @@ enum fl_code provisioning_token_issue(struct fl_core *c, const char *certificate
 enum fl_code provisioning_token_check(struct fl_core *c, const char *token, char certificate_id_out[65],
                                       struct fl_err *err);
 
-/* provisioning_token_issue with a lifetime of ttl_s seconds (<= 0:
- * PROVISIONING_TOKEN_SECONDS); the broker plugin's
- * plugin_opt_provisioning_token_ttl_s. */
-enum fl_code provisioning_token_issue_for(struct fl_core *c, const char *certificate_id, int64_t ttl_s,
-                                          char out[PROVISIONING_TOKEN_MAX], struct fl_err *err);
-
 /* ---- the fleet-provisioning MQTT API (the broker plugin's workers) ------ */
 
 #define PROVISIONING_SWEEP_MAX 100 /* certificates one provisioning_sweep deletes at most */

@@ -114,10 +114,7 @@ static char *make_csr(EVP_PKEY *key, const char *cn, int want_ca)
         sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     }
     ck_assert(X509_REQ_sign(r, key, EVP_sha256()) > 0);
-    BIO *b = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509_REQ(b, r));
-    char *s = tu_bio_str(b);
-    BIO_free(b);
+    char *s = tu_req_pem(r);
     X509_NAME_free(nm);
     X509_REQ_free(r);
     return s;
@@ -458,20 +455,34 @@ START_TEST(test_sign_ec_curves)
 }
 END_TEST
 
+/* The point at infinity of P-256 as a public key: OpenSSL 3.0 imports it. */
+static EVP_PKEY *ec_infinity_key(void)
+{
+    unsigned char zero = 0; /* the encoding of the point at infinity */
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, &zero, 1),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    ck_assert(EVP_PKEY_fromdata_init(ctx) == 1 &&
+              EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) == 1);
+    EVP_PKEY_CTX_free(ctx);
+    return k;
+}
+
 /* A CSR whose key is the point at infinity of P-256, self-signed with a
  * forged signature (s = 1, r = x(e·G)): under that key it verifies,
  * so the key itself must be refused. */
 static char *infinity_csr(void)
 {
     X509_REQ *r = X509_REQ_new();
-    X509_NAME *nm = X509_NAME_new();
-    ck_assert(
-        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)"nobody", -1, -1, 0));
+    X509_NAME *nm = tu_name("nobody");
     ck_assert(X509_REQ_set_subject_name(r, nm));
-    unsigned char *zero = OPENSSL_malloc(1);
-    zero[0] = 0; /* the encoding of the point at infinity */
-    ck_assert(X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(r), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
-                                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), zero, 1));
+    EVP_PKEY *inf = ec_infinity_key();
+    ck_assert(X509_REQ_set_pubkey(r, inf));
+    EVP_PKEY_free(inf);
     X509_ALGOR *alg = X509_ALGOR_new();
     ck_assert(X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL));
     ck_assert(X509_REQ_set1_signature_algo(r, alg));
@@ -500,10 +511,7 @@ static char *infinity_csr(void)
     EVP_PKEY *k = X509_REQ_get0_pubkey(r);
     if (k != NULL)
         ck_assert_int_eq(X509_REQ_verify(r, k), 1);
-    BIO *b = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509_REQ(b, r));
-    char *pem = tu_bio_str(b);
-    BIO_free(b);
+    char *pem = tu_req_pem(r);
     OPENSSL_free(der);
     ECDSA_SIG_free(sig);
     EC_POINT_free(R);
@@ -538,9 +546,7 @@ START_TEST(test_sign_refusals)
     X509_REQ *r = X509_REQ_new();
     X509_REQ_set_pubkey(r, ed);
     ck_assert(X509_REQ_sign(r, ed, NULL) > 0);
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509_REQ(b, r);
-    csr = tu_bio_str(b);
+    csr = tu_req_pem(r);
     sign_refused(ca, csr, "Unsupported CSR key type");
     EVP_PKEY *e1 = rsa_e1_key();
     char *e1_csr = make_csr(e1, "e1", 0); /* self-signed with d = 1: it verifies */
@@ -551,7 +557,6 @@ START_TEST(test_sign_refusals)
     sign_refused(ca, inf, "The CSR public key cannot be used: its EC point is not a valid public key");
     free(inf);
     free(csr);
-    BIO_free(b);
     X509_REQ_free(r);
     EVP_PKEY_free(ed);
 
@@ -781,38 +786,20 @@ START_TEST(test_x509_parse_refusals)
         x509_parse("-----BEGIN TRUSTED CERTIFICATE-----\nMA==\n-----END TRUSTED CERTIFICATE-----\n", &info,
                    &err),
         FL_INVALID_REQUEST);
-    /* a certificate for the point at infinity (a CA of that key would let
-     * anybody forge its signatures), signed properly by another key */
-    X509 *inf = X509_new();
-    unsigned char *zero = OPENSSL_malloc(1);
-    zero[0] = 0;
-    ck_assert(X509_set_version(inf, X509_VERSION_3) && ASN1_INTEGER_set(X509_get_serialNumber(inf), 7));
-    ck_assert(X509_set_subject_name(inf, X509_get_subject_name(x)) &&
-              X509_set_issuer_name(inf, X509_get_subject_name(x)));
-    ck_assert(X509_gmtime_adj(X509_getm_notBefore(inf), 0) && X509_gmtime_adj(X509_getm_notAfter(inf), 3600));
-    ck_assert(X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(inf), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
-                                     V_ASN1_OBJECT, OBJ_nid2obj(NID_X9_62_prime256v1), zero, 1));
-    ck_assert(X509_sign(inf, k, EVP_sha256()) > 0);
-    BIO *ib = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509(ib, inf));
-    char *inf_pem = tu_bio_str(ib);
+    /* certificates for keys under which anybody can sign (a CA of such a
+     * key would let anybody forge its signatures), each signed properly by
+     * another key: the point at infinity, RSA with public exponent 1 */
+    EVP_PKEY *inf = ec_infinity_key(), *e1 = rsa_e1_key();
+    char *inf_pem = tu_cert_pem("infinity", inf, "issuer", k, 0, 0, 1);
     ck_assert_int_eq(x509_parse(inf_pem, &info, &err), FL_INVALID_REQUEST);
     ck_assert_msg(strstr(err.msg, "cannot be used: its EC point") != NULL, "%s", err.msg);
-    /* and one for an RSA key with public exponent 1 */
-    EVP_PKEY *e1 = rsa_e1_key();
-    ck_assert(X509_set_pubkey(inf, e1) && X509_sign(inf, k, EVP_sha256()) > 0);
-    char *e1_pem = NULL;
-    BIO *eb = BIO_new(BIO_s_mem());
-    ck_assert(PEM_write_bio_X509(eb, inf));
-    e1_pem = tu_bio_str(eb);
+    char *e1_pem = tu_cert_pem("e1", e1, "issuer", k, 0, 0, 1);
     ck_assert_int_eq(x509_parse(e1_pem, &info, &err), FL_INVALID_REQUEST);
     ck_assert_msg(strstr(err.msg, "cannot be used: its RSA public exponent is 1") != NULL, "%s", err.msg);
     free(e1_pem);
-    BIO_free(eb);
-    EVP_PKEY_free(e1);
     free(inf_pem);
-    BIO_free(ib);
-    X509_free(inf);
+    EVP_PKEY_free(e1);
+    EVP_PKEY_free(inf);
     free(pad);
     BIO_free(b);
     OPENSSL_free(padded);

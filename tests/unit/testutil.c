@@ -173,12 +173,18 @@ char *tu_csr_pem(EVP_PKEY *key, const char *subject)
     ck_assert(X509_REQ_set_subject_name(r, nm));
     ck_assert(X509_REQ_set_pubkey(r, key));
     ck_assert(X509_REQ_sign(r, key, EVP_sha256()) > 0);
+    char *s = tu_req_pem(r);
+    X509_NAME_free(nm);
+    X509_REQ_free(r);
+    return s;
+}
+
+char *tu_req_pem(X509_REQ *r)
+{
     BIO *b = BIO_new(BIO_s_mem());
     ck_assert(PEM_write_bio_X509_REQ(b, r));
     char *s = tu_bio_str(b);
     BIO_free(b);
-    X509_NAME_free(nm);
-    X509_REQ_free(r);
     return s;
 }
 

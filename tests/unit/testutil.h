@@ -42,6 +42,8 @@ char *tu_cert_pem(const char *subject, EVP_PKEY *key, const char *issuer, EVP_PK
                   long from_s, long days);
 /* A CSR (PEM, malloc'd) for subject, signed with key. */
 char *tu_csr_pem(EVP_PKEY *key, const char *subject);
+/* The PEM of a request built by hand (malloc'd). */
+char *tu_req_pem(X509_REQ *r);
 
 /* A foreign CA: key and self-signed CA certificate (valid from a day ago
  * for ten years); id is for the test to fill once it registers it. */
